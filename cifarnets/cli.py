@@ -1,0 +1,207 @@
+"""The ``cifarnets`` command line (also ``python -m cifarnets``).
+
+    cifarnets list [PATTERN]             every net with its exact size and published error
+    cifarnets info NAME                  one net: architecture, weights, how they were made
+    cifarnets eval NAME [--data ROOT]    test error on CIFAR (default: the shipped sample)
+    cifarnets publish ...                write (and upload) the Hub repos of the weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from ._registry import get_model, list_models, model_info
+from .data import DATASETS, DataError, default_data_root, load_split, load_test_sample
+from .evaluate import evaluate
+from .weights import (
+    WeightsError,
+    default_weights,
+    get_weights,
+    list_weights,
+    load_weights_file,
+)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    right = {i for i, h in enumerate(header) if h in {"layers", "params", "MMACs", "test err %"}}
+
+    def fmt(row: list[str]) -> str:
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    names = list_models(args.pattern)
+    if not names:
+        print(f"no model matches {args.pattern!r}; models: {', '.join(list_models())}")
+        return 1
+    rows = []
+    for name in names:
+        info = model_info(name)
+        weights = default_weights(name)
+        error = f"{weights.test_error:.2f}" if weights and weights.test_error is not None else "-"
+        rows.append([
+            name, info.family, info.depth, info.block, info.shortcut or "none",
+            f"{info.num_params:,}", f"{info.macs / 1e6:.2f}", info.report_label or "",
+            weights.tag if weights else "-", error,
+        ])
+    header = ["name", "family", "layers", "block", "shortcut", "params", "MMACs",
+              "report row", "weights", "test err %"]
+    print(_table(rows, header))
+    print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the seed report's "
+          "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image.")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = model_info(args.name)
+    weights = [get_weights(n) for n in list_weights(f"{args.name}.*")]
+    out = {"model": info.__dict__, "weights": [w.to_dict() for w in weights]}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{info.name}: {info.summary}")
+    for key in ("family", "block", "depth", "shortcut", "num_params", "macs", "report_label"):
+        value = getattr(info, key)
+        print(f"  {key:13s} {value:,}" if isinstance(value, int) else f"  {key:13s} {value}")
+    if not weights:
+        print("  weights       none published yet "
+              f"(train: python benchmarks/reproduce.py --models {info.name})")
+    default = default_weights(info.name)
+    for w in weights:
+        mark = " (DEFAULT)" if default and w.name == default.name else ""
+        print(f"  weights       {w.name}{mark}: test error {w.test_error} %, "
+              f"sha256 {w.sha256[:12]}, hub {w.hub_repo}@{w.hub_revision}")
+        if w.recipe.get("command"):
+            print(f"                trained with: {w.recipe['command']}")
+    return 0
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but no CUDA device is available; use --device cpu")
+    return device
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    spec = DATASETS[args.dataset]
+    model_info(args.model)  # fail on an unknown name before anything slow
+    device = _resolve_device(args.device)
+
+    # Which weights: a local file, published weights, or (labelled) random init.
+    weights_arg = args.weights
+    if weights_arg is None:
+        weights_arg = "DEFAULT" if default_weights(args.model) else "random"
+    if weights_arg == "random":
+        model = get_model(args.model, num_classes=spec.num_classes)
+        mean, std = spec.mean, spec.std
+        label = "RANDOM init weights"
+        if args.weights is None:
+            label += " (no published weights yet: expect ~90 % error on CIFAR-10)"
+    elif weights_arg.endswith(".safetensors"):
+        model = load_weights_file(get_model(args.model, num_classes=spec.num_classes),
+                                  weights_arg)
+        mean, std = spec.mean, spec.std
+        label = f"weights from {weights_arg}"
+    else:
+        model = get_model(args.model, weights=weights_arg)
+        w = model.pretrained_weights
+        if w.dataset != args.dataset:
+            raise SystemExit(f"error: {w.name} was trained on {w.dataset}; "
+                             f"pass --dataset {w.dataset}")
+        mean, std = w.mean, w.std
+        label = f"weights {w.name} (published test error {w.test_error} %)"
+
+    if args.data is None:
+        if args.dataset != "cifar10":
+            raise SystemExit("error: only a CIFAR-10 sample ships with cifarnets; "
+                             f"pass --data ROOT for {args.dataset}")
+        images, labels, _ = load_test_sample()
+        where = (f"the CIFAR-10 test SAMPLE shipped with cifarnets ({len(images):,} of 10,000 "
+                 f"images; pass --data ROOT for the full test set)")
+    else:
+        images, labels = load_split(args.dataset, args.data, train=False, download=args.download)
+        where = f"the {args.dataset} test set at {args.data}"
+    if args.limit is not None:
+        images, labels = images[:args.limit], labels[:args.limit]
+        where += f", first {len(images):,} images only (--limit)"
+
+    print(f"{args.model}: {label}")
+    print(f"evaluating on {where}, device {device}")
+    result = evaluate(model.to(device), images, labels, mean=mean, std=std,
+                      batch_size=args.batch_size, device=device, progress=not args.json)
+    summary = {"model": args.model, "weights": label, "data": where, "errors": result.errors,
+               "images": result.total, "test_error": round(result.error, 4)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"test error: {result.error:.2f} % ({result.errors:,} / {result.total:,})")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .publish import main as publish_main
+
+    return publish_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cifarnets", description="The CIFAR ResNets and plain nets of He et al. (2015)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the nets with exact sizes and published errors")
+    p.add_argument("pattern", nargs="?", help="glob over names, e.g. 'resnet*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="one net's architecture and published weights")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("eval", help="test error of a net on CIFAR-10/100")
+    p.add_argument("model", help="a name from `cifarnets list`")
+    p.add_argument("--data", type=Path, default=None, metavar="ROOT",
+                   help="data root in torchvision's layout (ROOT/cifar-10-batches-py); "
+                        "default: the 1,000-image CIFAR-10 test sample shipped with cifarnets")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")
+    p.add_argument("--weights", default=None,
+                   help="DEFAULT, a tag (cifar10_v1), a local .safetensors file, or 'random'; "
+                        "default: DEFAULT if published, else random init (labelled so)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--limit", type=int, default=None, help="only the first N test images")
+    p.add_argument("--download", action="store_true",
+                   help=f"download the data set into --data if missing (default root "
+                        f"suggestion: {default_data_root()})")
+    p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+    from .publish import add_arguments as add_publish_arguments
+
+    p = sub.add_parser("publish", help="write the Hub repos of published weights and upload them")
+    add_publish_arguments(p)
+    p.set_defaults(func=cmd_publish)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (WeightsError, DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,416 @@
+"""The CIFAR ResNets and plain nets of He et al. (2015) and the report's bottleneck nets.
+
+One implementation, :class:`CifarResNet`, covers every net in the zoo:
+
+* the paper's nets (He et al. 2015, section 4.2): a 3x3 stem with 16 channels, three
+  stages of ``n`` *basic* blocks (two 3x3 convs) at 16, 32 and 64 channels, global
+  average pooling and a linear classifier; depth 6n+2. Their shortcuts are **option A**:
+  identity, and at a stage change stride-2 subsampling plus zero-padded channels, so
+  the residual and plain nets have exactly the same parameters.
+* the report's deep nets (bearpaw/pytorch-classification): the same skeleton with
+  *bottleneck* blocks (1x1, 3x3, 1x1 with x4 expansion), depth 9n+2, and a 1x1
+  projection (**option B**) where the shape changes.
+
+``shortcut=None`` removes every shortcut: the "plain" nets of the paper's Figure 6.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._registry import model_info, register_model
+from .weights import Weights, check_state_dict, get_weights, load_state_dict
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "CifarResNet",
+    "ZeroPadShortcut",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain83",
+    "plain110",
+    "plain164",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet83",
+    "resnet110",
+    "resnet164",
+    "resnet1202",
+]
+
+Shortcut = Literal["A", "B"] | None
+BlockKind = Literal["basic", "bottleneck"]
+
+STAGE_WIDTHS = (16, 32, 64)
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A shortcut: subsample by ``stride`` and append zero channels.
+
+    A module rather than a lambda so that nets pickle, export and script
+    (akamaster/pytorch_resnet_cifar10 issue #11).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(
+                f"option A can only add channels, got {in_channels} -> {out_channels}"
+            )
+        self.extra_channels = out_channels - in_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        if self.extra_channels:
+            # F.pad pads the last dims first: (W, W, H, H, C_before, C_after).
+            x = F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+        return x
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, extra_channels={self.extra_channels}"
+
+
+def _make_shortcut(
+    kind: Shortcut, in_channels: int, out_channels: int, stride: int
+) -> nn.Module | None:
+    """The shortcut branch of a block, or None for a plain block."""
+    if kind is None:
+        return None
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    if kind == "A":
+        return ZeroPadShortcut(in_channels, out_channels, stride)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers; ReLU after the addition (He et al. 2015, Fig. 2)."""
+
+    expansion = 1
+
+    def __init__(
+        self, in_channels: int, width: int, stride: int = 1, shortcut: Shortcut = "A"
+    ) -> None:
+        super().__init__()
+        out_channels = width * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, width, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _make_shortcut(shortcut, in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand (x4); the block of the report's deep nets."""
+
+    expansion = 4
+
+    def __init__(
+        self, in_channels: int, width: int, stride: int = 1, shortcut: Shortcut = "B"
+    ) -> None:
+        super().__init__()
+        out_channels = width * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        # Stride on the 3x3 conv, as in bearpaw/pytorch-classification.
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _make_shortcut(shortcut, in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
+
+
+_BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {
+    "basic": BasicBlock,
+    "bottleneck": Bottleneck,
+}
+
+
+class CifarResNet(nn.Module):
+    """A CIFAR ResNet (or, with ``shortcut=None``, its plain counterpart).
+
+    Args:
+        block: ``"basic"`` (depth 6n+2) or ``"bottleneck"`` (depth 9n+2).
+        blocks_per_stage: ``n``, the number of blocks in each of the three stages.
+        shortcut: ``"A"`` (identity, zero-padding at shape changes), ``"B"`` (1x1
+            projection at shape changes) or ``None`` (no shortcuts: a plain net).
+        num_classes: size of the classifier output (10 for CIFAR-10, 100 for CIFAR-100).
+    """
+
+    def __init__(
+        self,
+        block: BlockKind,
+        blocks_per_stage: int,
+        *,
+        shortcut: Shortcut,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        if block not in _BLOCKS:
+            raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
+        if shortcut not in ("A", "B", None):
+            raise ValueError(
+                f"shortcut must be 'A' (zero-padding identity), 'B' (1x1 projection) "
+                f"or None (plain net), got {shortcut!r}"
+            )
+        if not isinstance(blocks_per_stage, int) or blocks_per_stage < 1:
+            raise ValueError(f"blocks_per_stage must be a positive int, got {blocks_per_stage!r}")
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+            raise ValueError(
+                f"num_classes must be a positive int (10 for CIFAR-10, 100 for CIFAR-100), "
+                f"got {num_classes!r}"
+            )
+        block_cls = _BLOCKS[block]
+        self.block = block
+        self.blocks_per_stage = blocks_per_stage
+        self.shortcut = shortcut
+        self.num_classes = num_classes
+
+        self.conv1 = nn.Conv2d(3, STAGE_WIDTHS[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
+        self.relu = nn.ReLU(inplace=True)
+        in_channels = STAGE_WIDTHS[0]
+        stages = []
+        for stage_index, width in enumerate(STAGE_WIDTHS):
+            blocks = []
+            for block_index in range(blocks_per_stage):
+                stride = 2 if stage_index > 0 and block_index == 0 else 1
+                blocks.append(block_cls(in_channels, width, stride, shortcut))
+                in_channels = width * block_cls.expansion
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_channels, num_classes)
+        self.reset_parameters()
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers: the stem, every conv of the blocks, and the classifier."""
+        convs_per_block = 2 if self.block == "basic" else 3
+        return 3 * self.blocks_per_stage * convs_per_block + 2
+
+    def reset_parameters(self) -> None:
+        """Kaiming-normal (fan-in, ReLU gain) for every conv and linear weight.
+
+        As in the report (``nn.init.kaiming_normal(m.weight)``); the linear bias keeps
+        PyTorch's default init, BatchNorm starts at weight 1, bias 0.
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled features before the classifier, shape (N, C)."""
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return torch.flatten(self.avgpool(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.forward_features(x))
+
+
+# -- builders ---------------------------------------------------------------------------
+# One function per net, named like its registry key. Keyword-only arguments:
+#   pretrained=True    load the net's DEFAULT published weights (same as weights="DEFAULT")
+#   weights=...        "DEFAULT", a tag ("cifar10_v1"), a full name, or a Weights entry
+#   num_classes=...    classifier size; with weights it must match them (or be left out)
+# A net built with weights is returned in eval mode with ``model.pretrained_weights`` set.
+
+
+def _build(
+    arch: str,
+    shortcut: Shortcut,
+    *,
+    pretrained: bool,
+    weights: str | Weights | None,
+    num_classes: int | None,
+) -> CifarResNet:
+    info = model_info(arch)
+    convs_per_block = 2 if info.block == "basic" else 3
+    block, blocks_per_stage = info.block, (info.depth - 2) // (3 * convs_per_block)
+    if weights is None and not pretrained:
+        return CifarResNet(block, blocks_per_stage, shortcut=shortcut,
+                           num_classes=10 if num_classes is None else num_classes)
+    chosen = get_weights("DEFAULT" if weights is None else weights, arch)
+    if num_classes is not None and num_classes != chosen.num_classes:
+        raise ValueError(
+            f"{chosen.name} has a {chosen.num_classes}-class head, but num_classes="
+            f"{num_classes} was asked for. To fine-tune on {num_classes} classes, load the "
+            f"weights, then replace the head: model = cifarnets.{arch}(weights="
+            f"{chosen.tag!r}); model.fc = torch.nn.Linear(model.fc.in_features, {num_classes})"
+        )
+    if shortcut != info.shortcut:
+        raise ValueError(
+            f"{chosen.name} was trained with option {info.shortcut} shortcuts; "
+            f"shortcut={shortcut!r} has no published weights (use pretrained=False)"
+        )
+    state_dict = load_state_dict(chosen)
+    model = CifarResNet(block, blocks_per_stage, shortcut=shortcut, num_classes=chosen.num_classes)
+    check_state_dict(model, state_dict, chosen.name)
+    model.load_state_dict(state_dict)
+    model.pretrained_weights = chosen
+    return model.eval()
+
+
+_PAPER = dict(family="paper", block="basic", shortcut="A")
+_PAPER_PLAIN = dict(family="paper", block="basic", shortcut=None)
+_REPORT = dict(family="report", block="bottleneck", shortcut="B")
+_REPORT_PLAIN = dict(family="report", block="bottleneck", shortcut=None)
+
+
+@register_model(**_PAPER, depth=20, num_params=269_722, macs=40_551_040, report_label="ResNet-20")
+def resnet20(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-20 (He et al. 2015): 3 basic blocks per stage, option A shortcuts."""
+    return _build("resnet20", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER, depth=32, num_params=464_154, macs=69_120_640)
+def resnet32(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-32 (He et al. 2015): 5 basic blocks per stage, option A shortcuts."""
+    return _build("resnet32", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER, depth=44, num_params=658_586, macs=97_690_240)
+def resnet44(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-44 (He et al. 2015): 7 basic blocks per stage, option A shortcuts."""
+    return _build("resnet44", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER, depth=56, num_params=853_018, macs=125_485_696)
+def resnet56(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-56 (He et al. 2015): 9 basic blocks per stage, option A shortcuts."""
+    return _build("resnet56", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER, depth=110, num_params=1_727_962, macs=252_887_680)
+def resnet110(*, pretrained: bool = False, weights: str | Weights | None = None,
+              num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-110 (He et al. 2015): 18 basic blocks per stage, option A shortcuts."""
+    return _build("resnet110", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER, depth=1202, num_params=19_421_274, macs=2_829_238_912)
+def resnet1202(*, pretrained: bool = False, weights: str | Weights | None = None,
+               num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+    """ResNet-1202 (He et al. 2015): 200 basic blocks per stage, option A shortcuts."""
+    return _build("resnet1202", shortcut, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER_PLAIN, depth=20, num_params=269_722, macs=40_551_040,
+                report_label="vanilla CNN 20")
+def plain20(*, pretrained: bool = False, weights: str | Weights | None = None,
+            num_classes: int | None = None) -> CifarResNet:
+    """Plain-20 (He et al. 2015): ResNet-20 without shortcuts."""
+    return _build("plain20", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER_PLAIN, depth=32, num_params=464_154, macs=69_120_640)
+def plain32(*, pretrained: bool = False, weights: str | Weights | None = None,
+            num_classes: int | None = None) -> CifarResNet:
+    """Plain-32 (He et al. 2015): ResNet-32 without shortcuts."""
+    return _build("plain32", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER_PLAIN, depth=44, num_params=658_586, macs=97_690_240)
+def plain44(*, pretrained: bool = False, weights: str | Weights | None = None,
+            num_classes: int | None = None) -> CifarResNet:
+    """Plain-44 (He et al. 2015): ResNet-44 without shortcuts."""
+    return _build("plain44", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER_PLAIN, depth=56, num_params=853_018, macs=125_485_696)
+def plain56(*, pretrained: bool = False, weights: str | Weights | None = None,
+            num_classes: int | None = None) -> CifarResNet:
+    """Plain-56 (He et al. 2015): ResNet-56 without shortcuts."""
+    return _build("plain56", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_PAPER_PLAIN, depth=110, num_params=1_727_962, macs=252_887_680)
+def plain110(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None) -> CifarResNet:
+    """Plain-110 (He et al. 2015): ResNet-110 without shortcuts."""
+    return _build("plain110", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_REPORT, depth=83, num_params=869_530, macs=127_322_624, report_label="ResNet-56")
+def resnet83(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None) -> CifarResNet:
+    """ResNet-83, bottleneck: the seed report's "ResNet-56" (9 bottleneck blocks per stage)."""
+    return _build("resnet83", "B", pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_REPORT, depth=164, num_params=1_704_154, macs=247_646_720,
+                report_label="ResNet-110")
+def resnet164(*, pretrained: bool = False, weights: str | Weights | None = None,
+              num_classes: int | None = None) -> CifarResNet:
+    """ResNet-164, bottleneck (He et al. 2016): the seed report's "ResNet-110"."""
+    return _build("resnet164", "B", pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_REPORT_PLAIN, depth=83, num_params=826_650, macs=122_079_744,
+                report_label="vanilla CNN 56")
+def plain83(*, pretrained: bool = False, weights: str | Weights | None = None,
+            num_classes: int | None = None) -> CifarResNet:
+    """Plain-83, bottleneck: the seed report's "vanilla CNN 56" (ResNet-83 without shortcuts)."""
+    return _build("plain83", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
+
+
+@register_model(**_REPORT_PLAIN, depth=164, num_params=1_661_274, macs=242_403_840,
+                report_label="vanilla CNN 110")
+def plain164(*, pretrained: bool = False, weights: str | Weights | None = None,
+             num_classes: int | None = None) -> CifarResNet:
+    """Plain-164, bottleneck: the seed report's "vanilla CNN 110" (ResNet-164 without shortcuts)."""
+    return _build("plain164", None, pretrained=pretrained, weights=weights,
+                  num_classes=num_classes)
