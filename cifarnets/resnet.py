@@ -300,7 +300,7 @@ def resnet20(*, pretrained: bool = False, weights: str | Weights | None = None,
                   num_classes=num_classes)
 
 
-@register_model(**_PAPER, depth=32, num_params=464_154, macs=69_120_640)
+@register_model(**_PAPER, depth=32, num_params=464_154, macs=68_862_592)
 def resnet32(*, pretrained: bool = False, weights: str | Weights | None = None,
              num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
     """ResNet-32 (He et al. 2015): 5 basic blocks per stage, option A shortcuts."""
@@ -308,7 +308,7 @@ def resnet32(*, pretrained: bool = False, weights: str | Weights | None = None,
                   num_classes=num_classes)
 
 
-@register_model(**_PAPER, depth=44, num_params=658_586, macs=97_690_240)
+@register_model(**_PAPER, depth=44, num_params=658_586, macs=97_174_144)
 def resnet44(*, pretrained: bool = False, weights: str | Weights | None = None,
              num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
     """ResNet-44 (He et al. 2015): 7 basic blocks per stage, option A shortcuts."""
@@ -349,7 +349,7 @@ def plain20(*, pretrained: bool = False, weights: str | Weights | None = None,
                   num_classes=num_classes)
 
 
-@register_model(**_PAPER_PLAIN, depth=32, num_params=464_154, macs=69_120_640)
+@register_model(**_PAPER_PLAIN, depth=32, num_params=464_154, macs=68_862_592)
 def plain32(*, pretrained: bool = False, weights: str | Weights | None = None,
             num_classes: int | None = None) -> CifarResNet:
     """Plain-32 (He et al. 2015): ResNet-32 without shortcuts."""
@@ -357,7 +357,7 @@ def plain32(*, pretrained: bool = False, weights: str | Weights | None = None,
                   num_classes=num_classes)
 
 
-@register_model(**_PAPER_PLAIN, depth=44, num_params=658_586, macs=97_690_240)
+@register_model(**_PAPER_PLAIN, depth=44, num_params=658_586, macs=97_174_144)
 def plain44(*, pretrained: bool = False, weights: str | Weights | None = None,
             num_classes: int | None = None) -> CifarResNet:
     """Plain-44 (He et al. 2015): ResNet-44 without shortcuts."""

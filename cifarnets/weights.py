@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 HUB_FILENAME = "model.safetensors"
+_HUB_TIMEOUT_S = 10
 _PRETRAINED_DIR = "pretrained"
 _MANIFEST = "manifest.json"
 
@@ -232,13 +233,27 @@ def _verify(path: Path, weights: Weights, how_to_fix: str) -> None:
 
 
 def _fetch_from_hub(weights: Weights, cache_dir: str | Path | None) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    return Path(
-        hf_hub_download(
-            weights.hub_repo, HUB_FILENAME, revision=weights.hub_revision, cache_dir=cache_dir
-        )
+    from huggingface_hub import (
+        constants,
+        get_hf_file_metadata,
+        hf_hub_download,
+        hf_hub_url,
+        try_to_load_from_cache,
     )
+
+    repo, revision = weights.hub_repo, weights.hub_revision
+    cached = try_to_load_from_cache(repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir)
+    if not isinstance(cached, str) and not _hub_offline():
+        # One plain HEAD first. When the Hub cannot be reached, hf_hub_download retries
+        # with back-off for ~20 s before it gives up; this fails within one timeout.
+        try:
+            get_hf_file_metadata(hf_hub_url(repo, HUB_FILENAME, revision=revision),
+                                 timeout=_HUB_TIMEOUT_S)
+        except OSError:
+            raise  # the Hub answered (huggingface_hub's errors are OSErrors)
+        except Exception as err:  # the transport's (httpx/httpx2) connection errors
+            raise ConnectionError(f"cannot reach {constants.ENDPOINT}: {err}") from err
+    return Path(hf_hub_download(repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir))
 
 
 def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
@@ -264,26 +279,37 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
             return path
     packaged = pretrained_dir() / weights.filename
     if packaged.is_file():
-        if hub_error is not None:
+        if hub_error is not None and not _hub_offline():
+            reason = " ".join(f"{type(hub_error).__name__}: {hub_error}".split())
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
-                f"{weights.hub_revision} ({type(hub_error).__name__}: {hub_error}); "
-                f"using the copy shipped with cifarnets",
+                f"{weights.hub_revision} ({reason}); using the copy shipped with cifarnets",
                 stacklevel=3,
             )
         _verify(packaged, weights, "Fix: reinstall cifarnets (pip install --force-reinstall).")
         return packaged
-    where = (
-        f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed with "
-        f"{type(hub_error).__name__}: {hub_error}"
-        if hub_error is not None
-        else "it has not been uploaded to the Hub yet"
-    )
+    if hub_error is None:
+        where = "it has not been uploaded to the Hub yet"
+        fix = "reinstall cifarnets from a wheel that ships its weights"
+    else:
+        reason = " ".join(f"{type(hub_error).__name__}: {hub_error}".split())
+        where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed with {reason}"
+        if _hub_offline() or isinstance(hub_error, ConnectionError):
+            fix = ("connect to the internet (and unset HF_HUB_OFFLINE), or install a "
+                   "cifarnets wheel that ships its weights")
+        else:  # the Hub answered: the manifest names a repo, revision or file it lacks
+            fix = ("upgrade cifarnets (its manifest names a repo or revision the Hub does "
+                   "not have), or install a cifarnets wheel that ships its weights")
     raise WeightsUnavailableError(
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
-        f"({packaged}). Fix: connect to the internet (unset HF_HUB_OFFLINE), or install "
-        f"a cifarnets wheel that ships its weights."
+        f"({packaged}). Fix: {fix}."
     )
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def _repo_cache_dir(path: Path) -> Path:

@@ -1,0 +1,199 @@
+"""Table 1 and Figures 5/6 of the report, measured; and the verdict of a reproduction."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._registry import list_models, model_info
+from .reference import DEGRADATION_CHECKS, REFERENCES, tolerance
+from .train import TrainConfig
+
+__all__ = ["Row", "plot_curves", "rows_from_summaries", "table1_markdown", "verify"]
+
+# The fields that make a run the report's experiment (the rest only change speed).
+RECIPE_FIELDS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "milestones",
+                 "gamma", "pad", "flip", "train_subset", "test_subset")
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    dataset: str
+    report_label: str | None
+    seeds: list[int]
+    per_seed: list[float | None]  # final-epoch test error of each seed
+    statuses: list[str]
+    full_recipe: bool
+    report: float | None
+    paper: float | None
+    target: float | None
+    tolerance: float
+
+    @property
+    def mean(self) -> float | None:
+        values = [e for e in self.per_seed if e is not None]
+        return statistics.mean(values) if values else None
+
+    @property
+    def std(self) -> float | None:
+        values = [e for e in self.per_seed if e is not None]
+        return statistics.stdev(values) if len(values) > 1 else None
+
+    @property
+    def verdict(self) -> str:
+        if any(s != "finished" for s in self.statuses):
+            return "FAIL (diverged)" if self.target is not None else "diverged"
+        if self.target is None or self.dataset != "cifar10":
+            return "reported"
+        if not self.full_recipe:
+            return "n/a (not the full recipe)"
+        return "pass" if self.mean <= self.target + self.tolerance else "FAIL"
+
+
+def _is_full_recipe(config: dict[str, Any]) -> bool:
+    default = TrainConfig().to_dict()
+    return all(config.get(k) == default[k] for k in RECIPE_FIELDS)
+
+
+def rows_from_summaries(summaries: list[dict[str, Any]]) -> list[Row]:
+    """One row per (net, data set), seeds pooled, in registry order."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for s in summaries:
+        groups[(s["model"], s["dataset"])].append(s)
+    order = {name: i for i, name in enumerate(list_models())}
+    rows = []
+    for (model, dataset), runs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]],
+                                                                          kv[0][1])):
+        runs = sorted(runs, key=lambda s: s["seed"])
+        ref = REFERENCES.get(model)
+        rows.append(Row(
+            model=model, dataset=dataset, report_label=model_info(model).report_label,
+            seeds=[s["seed"] for s in runs],
+            per_seed=[s["final_test_error"] for s in runs],
+            statuses=[s["status"] for s in runs],
+            full_recipe=all(_is_full_recipe(s["config"]) for s in runs),
+            report=ref.report if ref else None, paper=ref.paper if ref else None,
+            target=ref.target if ref else None, tolerance=tolerance(len(runs)),
+        ))
+    return rows
+
+
+def degradation(rows: list[Row]) -> list[tuple[str, str, bool]]:
+    """``(deeper, shallower, deeper is worse)`` for each check whose nets were trained."""
+    by_model = {r.model: r for r in rows if r.dataset == "cifar10" and r.mean is not None}
+    return [(deep, shallow, by_model[deep].mean > by_model[shallow].mean)
+            for deep, shallow in DEGRADATION_CHECKS if deep in by_model and shallow in by_model]
+
+
+def verify(rows: list[Row]) -> list[str]:
+    """Why the reproduction fails (empty: it passes)."""
+    failures = []
+    for row in rows:
+        if row.verdict.startswith("FAIL"):
+            failures.append(
+                f"{row.model}: {_fmt(row.mean)} % > target {row.target} + {row.tolerance} "
+                f"(statuses {row.statuses})"
+            )
+        elif row.verdict.startswith("n/a"):
+            failures.append(f"{row.model}: cannot verify, the runs are not the full recipe")
+    for deep, shallow, ok in degradation(rows):
+        if not ok:
+            failures.append(f"degradation not reproduced: {deep} is not worse than {shallow}")
+    if not rows:
+        failures.append("no runs to verify")
+    return failures
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table1_markdown(rows: list[Row]) -> str:
+    """Table 1 (measured vs the report vs the paper, with a verdict per row)."""
+    lines = [
+        "| net | report's row | measured, final epoch (%) | seeds | report (%) | paper (%) "
+        "| target (%) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        measured = _fmt(r.mean)
+        if r.std is not None:
+            measured += f" +- {r.std:.2f}"
+        if len(r.per_seed) > 1:
+            measured += f" ({', '.join(_fmt(e) for e in r.per_seed)})"
+        target = f"<= {r.target} (+{r.tolerance})" if r.target is not None else "-"
+        dataset = "" if r.dataset == "cifar10" else f" ({r.dataset})"
+        lines.append(
+            f"| {r.model}{dataset} | {r.report_label or '-'} | {measured} | "
+            f"{', '.join(map(str, r.seeds))} | {_fmt(r.report)} | {_fmt(r.paper)} | {target} "
+            f"| {r.verdict} |"
+        )
+    checks = degradation(rows)
+    if checks:
+        lines.append("")
+        for deep, shallow, ok in checks:
+            lines.append(f"- degradation, {deep} worse than {shallow}: "
+                         f"{'yes' if ok else 'NO'}")
+    lines += [
+        "",
+        "Tolerance: the measured mean may exceed the target by two seed standard deviations "
+        "(0.2 points per seed, so 0.4 for one seed, 0.4/sqrt(n) for n seeds).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(summaries: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Figure 5 (training loss) and Figure 6 (test error) per epoch; ResNets left, plain
+    nets right; one line per net (the mean over its seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    for s in summaries:
+        label = s["model"] if s["dataset"] == "cifar10" else f"{s['model']} ({s['dataset']})"
+        for key in ("train_loss", "test_error"):
+            curves[label][key].append([h[key] for h in s["history"]])
+
+    # Error axis: room for the nets that learned; one that never did (the report's
+    # plain-110 at 90 %) would flatten every other curve, so it runs off the top.
+    finals = [statistics.mean(v[-1] for v in c["test_error"]) for c in curves.values()]
+    learned = [f for f in finals if f < 50]
+    error_top = min(100.0, max(10.0, 1.5 * max(learned))) if learned else 100.0
+
+    paths = []
+    for key, title, filename in [
+        ("train_loss", "Training loss", "fig5_train_loss.png"),
+        ("test_error", "Test error (%)", "fig6_test_error.png"),
+    ]:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+        for ax, kind in zip(axes, ("resnet", "plain"), strict=True):
+            for label, values in curves.items():
+                if not label.startswith(kind):
+                    continue
+                length = min(len(v) for v in values[key])
+                mean = [statistics.mean(v[i] for v in values[key]) for i in range(length)]
+                off_scale = key == "test_error" and mean[-1] > error_top
+                ax.plot(range(1, length + 1), mean, linewidth=1.2,
+                        label=f"{label} (off scale: {mean[-1]:.1f} %)" if off_scale else label)
+            ax.set_title(f"{'ResNets' if kind == 'resnet' else 'Plain nets'}: {title.lower()}")
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend()
+        axes[0].set_ylabel(title)
+        if key == "train_loss":
+            axes[0].set_yscale("log")
+        else:
+            axes[0].set_ylim(0, error_top)
+        fig.tight_layout()
+        path = out_dir / filename
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,0 +1,280 @@
+"""Every registered net, tested the day it is registered (parametrised over the registry)."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import cifarnets
+from cifarnets import _registry
+from cifarnets.resnet import CifarResNet, ZeroPadShortcut
+
+ALL = cifarnets.list_models()
+# One net per kind of block and shortcut runs by default; the deeper copies of the same
+# blocks are marked slow where a test costs seconds per net (pytest -m slow runs them).
+KINDS = ["resnet20", "plain20", "resnet83", "plain83"]
+ALL_KINDS_FIRST = [n if n in KINDS else pytest.param(n, marks=pytest.mark.slow) for n in ALL]
+NOT_1202 = [n if n != "resnet1202" else pytest.param(n, marks=pytest.mark.slow) for n in ALL]
+GOLDEN = Path(__file__).parent / "golden" / "outputs.safetensors"
+REGEN_VAR = "CIFARNETS_REGEN_GOLDEN"
+
+# Exact sizes from ../shared/REFERENCE.md (paper nets) and bearpaw's code (report nets).
+EXPECTED_PARAMS = {
+    "resnet20": 269_722,
+    "resnet32": 464_154,
+    "resnet44": 658_586,
+    "resnet56": 853_018,
+    "resnet110": 1_727_962,
+    "resnet1202": 19_421_274,
+    "plain20": 269_722,
+    "plain32": 464_154,
+    "plain44": 658_586,
+    "plain56": 853_018,
+    "plain110": 1_727_962,
+    "resnet83": 869_530,
+    "resnet164": 1_704_154,
+    "plain83": 826_650,
+    "plain164": 1_661_274,
+}
+
+
+def build(name: str, **kwargs) -> nn.Module:
+    torch.manual_seed(0)
+    return cifarnets.get_model(name, **kwargs)
+
+
+def batch(n: int = 2) -> torch.Tensor:
+    return torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def calibrated(model: nn.Module) -> nn.Module:
+    """Eval mode with the BN statistics of one batch (momentum 1), so that even a freshly
+    initialised 1202-layer net gives well-scaled outputs."""
+    momenta = {m: m.momentum for m in model.modules() if isinstance(m, nn.BatchNorm2d)}
+    for m in momenta:
+        m.momentum = 1.0
+    with torch.no_grad():
+        model.train()(batch(8))
+    for m, momentum in momenta.items():
+        m.momentum = momentum
+    return model.eval()
+
+
+def num_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_registry_is_complete():
+    assert set(ALL) == set(EXPECTED_PARAMS)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exact_parameter_count(name):
+    model = build(name)
+    assert num_params(model) == EXPECTED_PARAMS[name]
+    assert cifarnets.model_info(name).num_params == EXPECTED_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", NOT_1202)
+def test_registry_facts_match_the_net(name):
+    info = cifarnets.model_info(name)
+    with torch.device("meta"):
+        model = cifarnets.get_model(name).eval()
+        with FlopCounterMode(display=False) as counter:
+            model(torch.empty(1, 3, 32, 32))
+    assert counter.get_total_flops() // 2 == info.macs
+    assert model.depth == info.depth
+    assert model.block == info.block
+    assert model.shortcut == info.shortcut
+    # The builder is public under its registry key, and named like it.
+    assert getattr(cifarnets, name) is _registry._BUILDERS[name]
+    assert _registry._BUILDERS[name].__name__ == name
+
+
+def test_known_macs():
+    # REFERENCE.md: R20 40.55M, R56 125.49M, R110 252.89M multiply-accumulates.
+    assert round(cifarnets.model_info("resnet20").macs / 1e6, 2) == 40.55
+    assert round(cifarnets.model_info("resnet56").macs / 1e6, 2) == 125.49
+    assert round(cifarnets.model_info("resnet110").macs / 1e6, 2) == 252.89
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_backward(name):
+    model = build(name).train()
+    out = model(batch())
+    assert out.shape == (2, 10)
+    assert torch.isfinite(out).all()
+    nn.functional.cross_entropy(out, torch.tensor([3, 7])).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, f"{pname} got no gradient"
+        assert torch.isfinite(p.grad).all(), f"{pname} has a non-finite gradient"
+        assert p.grad.abs().sum() > 0, f"{pname} has an all-zero gradient"
+
+
+@pytest.mark.parametrize("name", ["resnet20", "plain20", "resnet83"])
+def test_num_classes(name):
+    model = build(name, num_classes=100)
+    assert model(batch()).shape == (2, 100)
+    assert num_params(model) == EXPECTED_PARAMS[name] + 90 * (model.fc.in_features + 1)
+
+
+def test_train_and_eval_behaviour():
+    model = build("resnet20")
+    x = batch(8)
+    before = model.bn1.running_mean.clone()
+    model.train()(x)
+    assert not torch.equal(model.bn1.running_mean, before), "train mode updates BN statistics"
+    model.eval()
+    stats = model.bn1.running_mean.clone()
+    with torch.no_grad():
+        whole = model(x)
+        alone = model(x[:1])
+    assert torch.equal(model.bn1.running_mean, stats), "eval mode leaves BN statistics alone"
+    # Eval mode: an image's output does not depend on the rest of the batch.
+    torch.testing.assert_close(whole[:1], alone, rtol=1e-4, atol=1e-5)
+    model.train()
+    with torch.no_grad():
+        assert not torch.allclose(model(x)[:1], model(x[:1]), atol=1e-3), (
+            "train mode normalises with the batch's statistics"
+        )
+
+
+def test_option_a_shortcut_is_parameter_free_and_correct():
+    shortcut = ZeroPadShortcut(16, 32, stride=2)
+    x = torch.randn(2, 16, 8, 8)
+    y = shortcut(x)
+    assert y.shape == (2, 32, 4, 4)
+    torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(y[:, 16:]) == 0
+    assert not list(shortcut.parameters())
+
+
+def test_option_b_adds_projections():
+    model = build("resnet20", shortcut="B")
+    assert num_params(model) == EXPECTED_PARAMS["resnet20"] + 2_752  # REFERENCE.md
+    assert isinstance(model.layer2[0].shortcut, nn.Sequential)
+    assert model(batch()).shape == (2, 10)
+
+
+def test_plain_nets_have_no_shortcuts():
+    for name in cifarnets.list_models("plain*"):
+        model = cifarnets.get_model(name)
+        assert all(
+            getattr(b, "shortcut", None) is None
+            for stage in (model.layer1, model.layer2, model.layer3)
+            for b in stage
+        )
+
+
+def test_kaiming_normal_init():
+    model = build("resnet56")
+    conv = model.layer2[3].conv1  # fan_in = 32 * 9
+    expected_std = (2 / (32 * 9)) ** 0.5
+    assert abs(conv.weight.std().item() - expected_std) / expected_std < 0.05
+    assert torch.all(model.bn1.weight == 1) and torch.all(model.bn1.bias == 0)
+
+
+@pytest.mark.parametrize("name", ALL_KINDS_FIRST)
+def test_pickle_round_trip(name):
+    model = build(name).eval()
+    clone = pickle.loads(pickle.dumps(model))
+    x = batch()
+    with torch.no_grad():
+        torch.testing.assert_close(clone(x), model(x), rtol=0, atol=0)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)  # whole-module save pickles too (no lambdas inside)
+    buffer.seek(0)
+    assert isinstance(torch.load(buffer, weights_only=False), CifarResNet)
+
+
+@pytest.mark.parametrize("name", ALL_KINDS_FIRST)
+def test_torch_export_round_trip(name):
+    model = calibrated(build(name))
+    x = batch()
+    program = torch.export.export(model, (x,))
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_export(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx package (test extra)")
+    model = build("resnet20").eval()
+    path = tmp_path / "resnet20.onnx"
+    torch.onnx.export(model, (batch(),), str(path), dynamo=True)
+    onnx.checker.check_model(str(path))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+        cifarnets.resnet20(num_classes=0)
+    with pytest.raises(ValueError, match="shortcut must be 'A'"):
+        cifarnets.resnet20(shortcut="C")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'depth'"):
+        cifarnets.resnet20(depth=32)
+    with pytest.raises(TypeError):
+        cifarnets.resnet20(True)  # pretrained is keyword-only
+    with pytest.raises(ValueError, match="block must be"):
+        CifarResNet("wide", 3, shortcut="A")
+
+
+# -- golden outputs ------------------------------------------------------------------------
+
+
+def _outputs(name: str) -> dict[str, torch.Tensor]:
+    model = build(name)
+    x = batch()
+    with torch.no_grad():
+        train_out = model.train()(x)
+        eval_out = calibrated(model)(x)
+    return {f"{name}/train": train_out.contiguous(), f"{name}/eval": eval_out.contiguous()}
+
+
+def test_golden_file_covers_the_registry():
+    if os.environ.get(REGEN_VAR) == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        outputs = {}
+        for name in ALL:
+            outputs.update(_outputs(name))
+        save_file(outputs, str(GOLDEN))
+    assert GOLDEN.is_file(), (
+        f"{GOLDEN} is missing: regenerate with {REGEN_VAR}=1 pytest tests/test_models.py -k golden"
+    )
+    keys = set(load_file(str(GOLDEN)))
+    missing = {f"{n}/{mode}" for n in ALL for mode in ("train", "eval")} - keys
+    assert not missing, (
+        f"no golden outputs for {sorted(missing)}: regenerate with "
+        f"{REGEN_VAR}=1 pytest tests/test_models.py -k golden"
+    )
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_golden_outputs(name):
+    """Fixed seed and input -> the stored logits. Catches any change to the init, the
+    architecture or the forward pass. If the change is intended, regenerate with
+    CIFARNETS_REGEN_GOLDEN=1 pytest tests/test_models.py -k golden, and say why in the
+    commit."""
+    if not GOLDEN.is_file():
+        pytest.fail(
+            f"{GOLDEN} is missing: regenerate with {REGEN_VAR}=1 pytest "
+            f"tests/test_models.py -k golden"
+        )
+    stored = load_file(str(GOLDEN))
+    for key, value in _outputs(name).items():
+        assert key in stored, f"no golden output {key}: regenerate with {REGEN_VAR}=1"
+        expected = stored[key]
+        # Loose enough for another CPU's kernels, tight enough for any real change.
+        torch.testing.assert_close(
+            value,
+            expected,
+            rtol=1e-3,
+            atol=1e-4,
+            msg=lambda m, k=key: f"{k}: {m}\nIf intended, regenerate with {REGEN_VAR}=1",
+        )

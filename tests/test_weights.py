@@ -1,0 +1,297 @@
+"""Pretrained weights through the real huggingface_hub client (against a local FakeHub),
+the package copy, timm and torch.hub; integrity checks and their error messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from helpers import REPO, make_weights
+from huggingface_hub import constants
+from safetensors.torch import save
+
+import cifarnets
+from cifarnets import (
+    UnknownWeightsError,
+    Weights,
+    WeightsIntegrityError,
+    WeightsUnavailableError,
+)
+from cifarnets.cli import main as cli_main
+from cifarnets.weights import load_state_dict
+
+
+def reference_net(arch: str = "resnet20", seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return cifarnets.get_model(arch).eval()
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def images() -> torch.Tensor:
+    return torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+
+
+# -- the package copy -------------------------------------------------------------------
+
+def test_load_from_package_copy(weights_dir):
+    weights, _ = make_weights()  # not on any Hub: hub_revision is None
+    model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    assert not model.training, "pretrained nets come back in eval mode"
+    assert model.pretrained_weights == weights
+    assert same_weights(cifarnets.resnet20(pretrained=True), model)  # DEFAULT
+    assert same_weights(cifarnets.get_model("resnet20", weights="resnet20.test_v1"), model)
+    assert same_weights(cifarnets.resnet20(weights=weights), model)
+
+
+def test_unknown_or_mismatched_weights(weights_dir):
+    with pytest.raises(UnknownWeightsError, match="no pretrained weights are published for "
+                                                  "resnet20 yet"):
+        cifarnets.resnet20(pretrained=True)
+    make_weights()
+    with pytest.raises(UnknownWeightsError, match=r"unknown weights 'v9'.*resnet20\.test_v1"):
+        cifarnets.resnet20(weights="v9")
+    with pytest.raises(UnknownWeightsError, match="are for resnet20, not resnet56"):
+        cifarnets.resnet56(weights="resnet20.test_v1")
+    with pytest.raises(TypeError, match="weights must be"):
+        cifarnets.resnet20(weights=3)
+
+
+def test_num_classes_must_match_the_weights(weights_dir):
+    make_weights()
+    with pytest.raises(ValueError, match=r"10-class head.*num_classes=100.*model\.fc = "):
+        cifarnets.resnet20(weights="test_v1", num_classes=100)
+    assert cifarnets.resnet20(weights="test_v1", num_classes=10).num_classes == 10
+    with pytest.raises(ValueError, match="option A shortcuts"):
+        cifarnets.resnet20(weights="test_v1", shortcut="B")
+
+
+def test_file_that_does_not_fit_the_net_is_refused(weights_dir):
+    wrong = reference_net("resnet32").state_dict()
+    make_weights(state_dict=wrong)  # hash matches, shapes do not
+    expected = r"does not fit CifarResNet: unexpected 72 keys \(layer1\.3\."
+    with pytest.raises(WeightsIntegrityError, match=expected):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_load_weights_file_leaves_the_net_untouched_on_mismatch(tmp_path):
+    path = tmp_path / "w.safetensors"
+    state = reference_net("resnet20", seed=1).state_dict()
+    state["fc.weight"] = torch.zeros(5, 64)
+    path.write_bytes(save(state))
+    model = reference_net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(WeightsIntegrityError, match=r"fc.weight: file \(5, 64\), net \(10, 64\)"):
+        cifarnets.load_weights_file(model, path)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    prefixed = {f"module.{k}": v for k, v in reference_net().state_dict().items()}
+    path.write_bytes(save(prefixed))
+    with pytest.raises(WeightsIntegrityError, match="strip that DataParallel prefix"):
+        cifarnets.load_weights_file(model, path)
+
+
+def test_pickle_is_never_loaded(weights_dir):
+    buffer = io.BytesIO()
+    torch.save(reference_net().state_dict(), buffer)  # a pickle, with a matching hash
+    make_weights(data=buffer.getvalue())
+    with pytest.raises(WeightsIntegrityError, match="not a readable safetensors file"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_corrupted_package_copy(weights_dir):
+    weights, data = make_weights()
+    path = weights_dir / weights.filename
+    path.write_bytes(data[:-10] + b"x" * 10)
+    with pytest.raises(WeightsIntegrityError, match=r"has sha256 .* expected .*reinstall"):
+        cifarnets.resnet20(weights="test_v1")
+    path.write_bytes(data[:1000])
+    with pytest.raises(WeightsIntegrityError, match="is 1,000 bytes.*truncated"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_broken_manifest_is_a_clear_error(weights_dir):
+    (weights_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(cifarnets.WeightsError, match="cannot read the weights manifest"):
+        cifarnets.list_weights()
+
+
+# -- the Hub ----------------------------------------------------------------------------
+
+def test_first_download_then_cache_with_server_stopped(weights_dir, fake_hub):
+    weights, _ = make_weights(hub=fake_hub, package_copy=False)
+    model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    assert fake_hub.count("resolve", "GET") == 1
+    cached = list(Path(constants.HF_HUB_CACHE).rglob("model.safetensors"))
+    assert len(cached) == 1 and weights.hub_revision in str(cached[0])
+
+    fake_hub.stop()
+    requests = len(fake_hub.requests)
+    again = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(again, model)
+    assert len(fake_hub.requests) == requests, "a cached pinned file needs no request"
+
+
+def test_hub_and_package_serve_the_same_bytes(weights_dir, fake_hub, monkeypatch):
+    make_weights(hub=fake_hub, package_copy=True)
+    from_hub = load_state_dict("resnet20.test_v1")
+    assert fake_hub.count("resolve", "GET") == 1, "the Hub is tried first"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    (Path(constants.HF_HUB_CACHE)).rename(Path(constants.HF_HUB_CACHE + ".moved"))
+    from_package = load_state_dict("resnet20.test_v1")
+    assert from_hub.keys() == from_package.keys()
+    assert all(torch.equal(from_hub[k], from_package[k]) for k in from_hub)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_corrupted_cached_file_is_an_error_naming_file_and_fix(weights_dir, fake_hub, damage):
+    weights, data = make_weights(hub=fake_hub, package_copy=True)
+    cifarnets.resnet20(weights="test_v1")
+    (snapshot,) = Path(constants.HF_HUB_CACHE).rglob("model.safetensors")
+    blob = snapshot.resolve()
+    damaged = data[:-1] + bytes([data[-1] ^ 1]) if damage == "flip" else data[: len(data) // 2]
+    blob.chmod(0o644)
+    blob.write_bytes(damaged)
+    with pytest.raises(WeightsIntegrityError) as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    message = str(excinfo.value)
+    assert str(snapshot) in message and "delete" in message and "models--" in message
+    assert ("sha256" in message) if damage == "flip" else ("truncated" in message)
+
+
+def test_unknown_revision(weights_dir, fake_hub):
+    weights, _ = make_weights(hub=fake_hub, package_copy=True)
+    repinned = Weights.from_dict({**weights.to_dict(), "hub_revision": "f" * 40})
+    cifarnets.weights.write_manifest({weights.name: repinned}, {"resnet20": "test_v1"})
+    # With a packaged copy the load goes on, and says why it did not use the Hub ...
+    with pytest.warns(UserWarning, match="RevisionNotFoundError.*using the copy shipped"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    # ... without one, it is an error that names the revision and the fix.
+    (weights_dir / weights.filename).unlink()
+    expected = r"(?s)RevisionNotFoundError.*ffff.*no packaged copy.*Fix: upgrade"
+    with pytest.raises(WeightsUnavailableError, match=expected):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_server_down_and_nothing_cached_fails_fast(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.stop()
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match=r"cannot reach .*no packaged copy.*Fix"):
+        cifarnets.resnet20(weights="test_v1")
+    assert time.monotonic() - start < 5
+
+
+def test_server_down_falls_back_to_the_package(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=True)
+    fake_hub.stop()
+    with pytest.warns(UserWarning, match="using the copy shipped with cifarnets"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+
+
+def test_hf_hub_offline_is_respected(weights_dir, fake_hub, monkeypatch):
+    make_weights(hub=fake_hub, package_copy=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    model = cifarnets.resnet20(weights="test_v1")  # no warning: offline was asked for
+    assert same_weights(model, reference_net())
+    assert fake_hub.requests == []
+
+
+def test_two_processes_load_the_same_weights_at_once(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.delay_s = 0.3  # widen the window in which both processes download
+    code = ("import cifarnets, hashlib; m = cifarnets.resnet20(weights='test_v1'); "
+            "print(hashlib.sha256(b''.join(v.numpy().tobytes() "
+            "for v in m.state_dict().values())).hexdigest())")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert outputs[0][0] == outputs[1][0] and len(outputs[0][0].strip()) == 64
+    assert fake_hub.count("resolve", "GET") == 1, "the cache lock lets one process download"
+
+
+# -- publishing --------------------------------------------------------------------------
+
+def test_publish_dry_run_writes_the_repo_offline(weights_dir, tmp_path, capsys):
+    weights, data = make_weights()
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"),
+                               "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"[dry run] would upload to {weights.hub_repo}" in out
+    folder = tmp_path / "hub" / weights.name
+    assert (folder / "model.safetensors").read_bytes() == data
+    config = json.loads((folder / "config.json").read_text())
+    assert config["sha256"] == weights.sha256 and config["num_classes"] == 10
+    card = (folder / "README.md").read_text()
+    assert "library_name: cifarnets" in card and "12.34 %" in card
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
+
+
+def test_publish_upload_pins_the_commit_and_round_trips(weights_dir, fake_hub, tmp_path):
+    weights, data = make_weights()
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
+    pinned = cifarnets.get_weights("resnet20.test_v1")
+    assert pinned.hub_revision is not None and len(pinned.hub_revision) == 40
+    (weights_dir / weights.filename).unlink()  # only the Hub can serve it now
+    model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    assert fake_hub.count("commit", "POST") == 1
+
+
+# -- timm and torch.hub -------------------------------------------------------------------
+
+def test_timm_create_model_gives_the_same_net_and_weights(weights_dir):
+    make_weights()
+    ours = cifarnets.resnet20(weights="test_v1")
+    for name in ("cifar_resnet20", "cifar_resnet20.test_v1"):
+        theirs = timm.create_model(name, pretrained=True).eval()
+        with torch.no_grad():
+            assert torch.equal(theirs(images()), ours(images()))
+        assert theirs.pretrained_cfg["mean"] == ours.pretrained_weights.mean
+    untrained = timm.create_model("cifar_plain56", num_classes=100)
+    assert untrained.fc.out_features == 100 and not hasattr(untrained, "pretrained_weights")
+    config = timm.data.resolve_data_config(model=untrained)
+    assert config["input_size"] == (3, 32, 32)
+
+
+def test_timm_names_do_not_collide():
+    assert set(timm.list_models("cifar_*")) == {f"cifar_{n}" for n in cifarnets.list_models()}
+    assert not any(n.startswith("cifar_") for n in timm.list_models("resnet2*"))
+
+
+def test_torch_hub_local(weights_dir):
+    make_weights()
+    model = torch.hub.load(str(REPO), "resnet20", source="local", pretrained=True)
+    assert same_weights(model, reference_net())
+    model = torch.hub.load(str(REPO), "plain20", source="local", num_classes=100)
+    assert model.fc.out_features == 100
+
+
+# -- the packaged weights themselves --------------------------------------------------------
+
+@pytest.mark.parametrize("name", cifarnets.list_weights())
+def test_packaged_weights_match_their_metadata(name):
+    """Every published weight: its file, hash and size, and that it fits its net."""
+    weights = cifarnets.get_weights(name)
+    info = cifarnets.model_info(weights.arch)
+    assert weights.num_params == info.num_params + (weights.num_classes - 10) * (
+        cifarnets.get_model(weights.arch).fc.in_features + 1)
+    model = cifarnets.get_model(weights.arch, weights=name)  # checks size, sha256, keys
+    assert sum(p.numel() for p in model.parameters()) == weights.num_params
+    assert weights.test_error is not None and weights.recipe.get("command")
+    assert weights.hub_repo.endswith(f"/{weights.name}")
