@@ -39,6 +39,12 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
+def markdown_table(rows: list[list[str]], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     names = list_models(args.pattern)
     if not names:
@@ -56,6 +62,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         ])
     header = ["name", "family", "layers", "block", "shortcut", "params", "MMACs",
               "report row", "weights", "test err %"]
+    if args.markdown:
+        print(markdown_table(rows, header))
+        return 0
     print(_table(rows, header))
     print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the seed report's "
           "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image.")
@@ -165,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list the nets with exact sizes and published errors")
     p.add_argument("pattern", nargs="?", help="glob over names, e.g. 'resnet*'")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table (the README's)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="one net's architecture and published weights")
@@ -202,6 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (WeightsError, DataError, ValueError) as err:
+    except (WeightsError, DataError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

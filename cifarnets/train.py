@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from ._registry import get_model, model_info
 from .data import DataError, get_dataset_spec, load_split, normalize
 
-__all__ = ["TrainConfig", "TrainingDiverged", "train"]
+__all__ = ["TrainConfig", "train"]
 
 # A training loss above this (cross-entropy of 10 classes starts at ln 10 = 2.3) or a
 # non-finite one means the run has diverged; it is stopped rather than left to waste time.
@@ -114,10 +114,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return cls(**{**data, "milestones": tuple(data["milestones"])})
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became non-finite or exploded."""
 
 
 # -- data on the device ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from cifarnets.data import load_split
 
 PER_CLASS = 100
-OUT = Path(__file__).resolve().parents[1] / "cifarnets" / "assets" / "cifar10_test_sample.safetensors"
+OUT = Path(__file__).resolve().parents[1] / "cifarnets/assets/cifar10_test_sample.safetensors"
 
 
 def main() -> None:

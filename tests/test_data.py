@@ -1,0 +1,101 @@
+"""Data loading: the real CIFAR-10, the shipped sample, and every way data can be wrong."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+import torch
+import torchvision
+
+from cifarnets.data import (
+    DATASETS,
+    DataError,
+    get_dataset_spec,
+    load_split,
+    load_test_sample,
+    normalize,
+)
+
+
+def test_real_cifar10_splits(cifar10_root):
+    train_images, train_labels = load_split("cifar10", cifar10_root, train=True)
+    test_images, test_labels = load_split("cifar10", cifar10_root, train=False)
+    assert train_images.shape == (50_000, 3, 32, 32) and train_images.dtype == torch.uint8
+    assert test_images.shape == (10_000, 3, 32, 32)
+    # First labels and class balance of the official files (../shared/data/cifar-10).
+    assert train_labels[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
+    assert test_labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
+    assert train_labels.bincount().tolist() == [5000] * 10
+    assert test_labels.bincount().tolist() == [1000] * 10
+
+
+def test_normalisation_constants_match_the_training_set(cifar10_root):
+    images, _ = load_split("cifar10", cifar10_root, train=True)
+    pixels = images.double().div(255).permute(1, 0, 2, 3).reshape(3, -1)
+    spec = get_dataset_spec("cifar10")
+    # The report's constants; its G/B means are 0.0002 off the pixel means.
+    assert pixels.mean(1).tolist() == pytest.approx(spec.mean, abs=3e-4)
+    assert pixels.std(1).tolist() == pytest.approx(spec.std, abs=2e-4)
+    assert spec.std != (0.2023, 0.1994, 0.2010), "the widely copied wrong std"
+
+
+def test_shipped_sample_is_the_real_test_set(cifar10_root):
+    images, labels, indices = load_test_sample()
+    assert images.shape == (1000, 3, 32, 32) and images.dtype == torch.uint8
+    assert labels.bincount().tolist() == [100] * 10
+    test_images, test_labels = load_split("cifar10", cifar10_root, train=False)
+    assert torch.equal(images, test_images[indices])
+    assert torch.equal(labels, test_labels[indices])
+    first_per_class = [int((test_labels == c).nonzero()[0]) for c in range(10)]
+    assert set(first_per_class) <= set(indices.tolist())
+
+
+def test_normalize():
+    images = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    out = normalize(images, (0.5, 0.5, 0.5), (0.25, 0.5, 1.0))
+    assert out[0, :, 0, 0].tolist() == [-2.0, -1.0, -0.5]
+    assert out[1, :, 0, 0].tolist() == [2.0, 1.0, 0.5]
+
+
+def test_missing_data_says_where_and_how_to_fix(tmp_path):
+    with pytest.raises(DataError) as excinfo:
+        load_split("cifar10", tmp_path, train=False)
+    message = str(excinfo.value)
+    assert str(tmp_path / "cifar-10-batches-py") in message
+    assert "--download" in message and "torchvision's layout" in message
+
+
+def test_wrong_data_set_is_named(cifar10_root):
+    with pytest.raises(DataError, match="holds cifar-10-batches-py, a different data set"):
+        load_split("cifar100", cifar10_root, train=False)
+
+
+def test_corrupt_data_is_refused(cifar10_root, tmp_path):
+    shutil.copytree(cifar10_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    data = bytearray(batch.read_bytes())
+    data[5000] ^= 0xFF
+    batch.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"incomplete or corrupt.*md5.*Fix: delete"):
+        load_split("cifar10", tmp_path, train=False)
+    batch.unlink()
+    with pytest.raises(DataError, match="incomplete or corrupt"):
+        load_split("cifar10", tmp_path, train=False)
+
+
+def test_download_fails_fast_without_network(tmp_path, monkeypatch):
+    # Port 9 on localhost: refused at once, as an unreachable host is on these machines.
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "url", "http://127.0.0.1:9/cifar.tar.gz")
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"cannot download cifar10.*unreachable.*Fix"):
+        load_split("cifar10", tmp_path, train=True, download=True)
+    assert time.monotonic() - start < 5
+    assert not (tmp_path / "cifar-10-batches-py").exists(), "nothing half-downloaded"
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; expected one of cifar10"):
+        get_dataset_spec("mnist")
+    assert set(DATASETS) == {"cifar10", "cifar100"}
