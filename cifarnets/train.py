@@ -209,8 +209,10 @@ class _Run:
         """One SGD step; eager, or the body of a CUDA graph capture."""
         x = normalize(images_u8, self.dataset.mean, self.dataset.std)
         x = x.contiguous(memory_format=self.memory_format)
+        # No autocast weight cache: its casts would be freed when the context exits,
+        # under a graph that still reads them (PyTorch's CUDA graphs notes).
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
-                            enabled=self.autocast_dtype is not None):
+                            enabled=self.autocast_dtype is not None, cache_enabled=False):
             logits = self.model(x)
         loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
@@ -245,6 +247,8 @@ class _Run:
         """Run each step shape eagerly a few times (cuDNN autotuning, lazy init, momentum
         buffers) before capture, then undo every effect so that training is unchanged."""
         saved = {k: v.clone() for k, v in self.model.state_dict().items()}
+        saved_buffers = {p: s["momentum_buffer"].clone() for p, s in self.optimizer.state.items()
+                         if s.get("momentum_buffer") is not None}  # a resumed run has them
         for size in self.batch_sizes:
             self.static[size] = (
                 self.train.images[:size].clone(), self.train.labels[:size].clone()
@@ -258,9 +262,11 @@ class _Run:
             with torch.no_grad():
                 for key, value in self.model.state_dict().items():
                     value.copy_(saved[key])
-                for state in self.optimizer.state.values():
-                    # A zero buffer makes SGD's next update exactly that of a first step.
-                    state["momentum_buffer"].zero_()
+                for param, state in self.optimizer.state.items():
+                    if param in saved_buffers:
+                        state["momentum_buffer"].copy_(saved_buffers[param])
+                    else:  # a zero buffer makes SGD's next update that of a first step
+                        state["momentum_buffer"].zero_()
                 self.loss_sum.zero_()
                 self.correct.zero_()
         torch.cuda.current_stream(self.device).wait_stream(self.stream)
@@ -303,9 +309,11 @@ class _Run:
     def check_warmup(self, steps_done: int) -> None:
         """Leave the warm-up once the error of the last window of steps is below the bar.
 
-        Reads one number from the device (a sync), only while warming up.
+        Reads one number from the device (a sync of this run's stream), only while
+        warming up.
         """
-        correct = int(self.correct)
+        with self._on_stream():  # the read must queue behind this run's steps
+            correct = int(self.correct)
         seen = min(steps_done * self.config.batch_size, len(self.train.images))
         last_correct, last_seen = self.warmup_window
         error = 100.0 * (1 - (correct - last_correct) / max(seen - last_seen, 1))

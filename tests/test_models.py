@@ -184,7 +184,7 @@ def test_kaiming_normal_init():
 
 @pytest.mark.parametrize("name", ALL_KINDS_FIRST)
 def test_pickle_round_trip(name):
-    model = build(name).eval()
+    model = calibrated(build(name))
     clone = pickle.loads(pickle.dumps(model))
     x = batch()
     with torch.no_grad():

@@ -12,7 +12,8 @@ from cifarnets.evaluate import evaluate
 TOLERANCE = 0.05  # points: 5 of 10,000 test images (kernel differences between machines)
 
 
-@pytest.mark.parametrize("name", cifarnets.list_weights())
+@pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
+    None, marks=pytest.mark.skip(reason="no weights are published yet"))])
 def test_published_test_error(name, cifar10_root):
     weights = cifarnets.get_weights(name)
     if weights.dataset != "cifar10":

@@ -284,7 +284,8 @@ def test_torch_hub_local(weights_dir):
 
 # -- the packaged weights themselves --------------------------------------------------------
 
-@pytest.mark.parametrize("name", cifarnets.list_weights())
+@pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
+    None, marks=pytest.mark.skip(reason="no weights are published yet"))])
 def test_packaged_weights_match_their_metadata(name):
     """Every published weight: its file, hash and size, and that it fits its net."""
     weights = cifarnets.get_weights(name)
