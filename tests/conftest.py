@@ -2,7 +2,8 @@
 
 Where the data comes from, in order:
   1. $CIFARNETS_DATA: a root that already holds cifar-10-batches-py/ (CI rebuilds once);
-  2. the compact copy's rebuild.py ($CIFARNETS_CIFAR10_COMPACT, or ../shared/data/cifar-10
+  2. cifarnets' default data root, ~/.cache/cifarnets/data, if it holds it;
+  3. the compact copy's rebuild.py ($CIFARNETS_CIFAR10_COMPACT, or ../shared/data/cifar-10
      beside the repository), rebuilt into a temporary folder in ~3 s.
 Without either, tests that need the real data are skipped and say why; with
 CIFARNETS_REQUIRE_DATA=1 (set by .ci/run) they fail instead, so CI never passes a
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from helpers import REPO
+
+from cifarnets.data import default_data_root
 
 pytest_plugins = ["hub_fixtures"]  # fake_hub: a local Hugging Face Hub
 
@@ -36,6 +39,8 @@ def cifar10_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("CIFARNETS_DATA")
     if given and (Path(given) / "cifar-10-batches-py").is_dir():
         return Path(given)
+    if (default_data_root() / "cifar-10-batches-py").is_dir():
+        return default_data_root()  # where `cifarnets eval --download` puts it
     compact = _compact_copy()
     if compact is None:
         reason = (
