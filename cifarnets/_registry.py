@@ -35,6 +35,11 @@ class ModelInfo:
     report_label: str | None  # the row of the seed report's Table 1 this net reproduces
     summary: str  # first line of the builder's docstring
 
+    @property
+    def num_features(self) -> int:
+        """Width of the pooled features that feed the classifier (64, x4 if bottleneck)."""
+        return 64 * (4 if self.block == "bottleneck" else 1)
+
 
 class UnknownModelError(ValueError):
     """Raised for a model name that is not in the registry."""

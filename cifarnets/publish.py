@@ -119,6 +119,8 @@ def hub_config(weights: Weights) -> dict[str, Any]:
         "depth": info.depth,
         "shortcut": info.shortcut,
         "num_classes": weights.num_classes,
+        "num_params": weights.num_params,
+        "macs": weights.macs,
         "input_size": [3, 32, 32],
         "dataset": weights.dataset,
         "mean": list(weights.mean),

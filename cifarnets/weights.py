@@ -29,6 +29,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from ._registry import model_info
+
 __all__ = [
     "HUB_FILENAME",
     "UnknownWeightsError",
@@ -100,6 +102,21 @@ class Weights:
     @property
     def test_error(self) -> float | None:
         return self.metrics.get("test_error")
+
+    @property
+    def family(self) -> str:
+        return model_info(self.arch).family
+
+    @property
+    def report_label(self) -> str | None:
+        """The row of the seed report's Table 1 that these weights reproduce."""
+        return model_info(self.arch).report_label
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per 32x32 image, for this head size."""
+        info = model_info(self.arch)
+        return info.macs + (self.num_classes - 10) * info.num_features
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))

@@ -94,6 +94,7 @@ def test_registry_facts_match_the_net(name):
     assert model.depth == info.depth
     assert model.block == info.block
     assert model.shortcut == info.shortcut
+    assert model.fc.in_features == info.num_features
     # The builder is public under its registry key, and named like it.
     assert getattr(cifarnets, name) is _registry._BUILDERS[name]
     assert _registry._BUILDERS[name].__name__ == name

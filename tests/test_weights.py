@@ -25,6 +25,7 @@ from cifarnets import (
     WeightsUnavailableError,
 )
 from cifarnets.cli import main as cli_main
+from cifarnets.data import DATASETS
 from cifarnets.weights import load_state_dict
 
 
@@ -284,15 +285,32 @@ def test_torch_hub_local(weights_dir):
 
 # -- the packaged weights themselves --------------------------------------------------------
 
+def check_metadata(weights: Weights) -> None:
+    """What every published weight must satisfy: its file (size, sha256, keys, shapes)
+    fits its net, and the metadata tells the truth about both."""
+    info = cifarnets.model_info(weights.arch)
+    model = cifarnets.get_model(weights.arch, weights=weights)
+    assert model.num_classes == weights.num_classes
+    assert sum(p.numel() for p in model.parameters()) == weights.num_params
+    assert weights.num_params == info.num_params + (weights.num_classes - 10) * (
+        info.num_features + 1)
+    assert (weights.mean, weights.std) == (DATASETS[weights.dataset].mean,
+                                           DATASETS[weights.dataset].std)
+    assert weights.test_error is not None and weights.recipe.get("command")
+    assert weights.hub_repo.endswith(f"/{weights.name}")
+    assert weights.report_label == info.report_label and weights.family == info.family
+
+
+def test_metadata_check_catches_a_false_entry(weights_dir):
+    weights, _ = make_weights()
+    check_metadata(weights)
+    for wrong in ({"num_params": weights.num_params + 1}, {"std": (0.2023, 0.1994, 0.2010)},
+                  {"hub_repo": "cifarnets/resnet20.other"}):
+        with pytest.raises(AssertionError):
+            check_metadata(Weights.from_dict({**weights.to_dict(), **wrong}))
+
+
 @pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
     None, marks=pytest.mark.skip(reason="no weights are published yet"))])
 def test_packaged_weights_match_their_metadata(name):
-    """Every published weight: its file, hash and size, and that it fits its net."""
-    weights = cifarnets.get_weights(name)
-    info = cifarnets.model_info(weights.arch)
-    assert weights.num_params == info.num_params + (weights.num_classes - 10) * (
-        cifarnets.get_model(weights.arch).fc.in_features + 1)
-    model = cifarnets.get_model(weights.arch, weights=name)  # checks size, sha256, keys
-    assert sum(p.numel() for p in model.parameters()) == weights.num_params
-    assert weights.test_error is not None and weights.recipe.get("command")
-    assert weights.hub_repo.endswith(f"/{weights.name}")
+    check_metadata(cifarnets.get_weights(name))
