@@ -10,24 +10,8 @@
 from . import _timm  # noqa: F401  (registers cifar_<name> with timm.create_model)
 from ._registry import ModelInfo, UnknownModelError, get_model, list_models, model_info
 from .data import DATASETS, DataError, load_split, load_test_sample
-from .resnet import (
-    CifarResNet,
-    plain20,
-    plain32,
-    plain44,
-    plain56,
-    plain83,
-    plain110,
-    plain164,
-    resnet20,
-    resnet32,
-    resnet44,
-    resnet56,
-    resnet83,
-    resnet110,
-    resnet164,
-    resnet1202,
-)
+from .resnet import *  # noqa: F403  (CifarResNet and one builder per net)
+from .resnet import __all__ as _resnet_all
 from .weights import (
     UnknownWeightsError,
     Weights,
@@ -43,7 +27,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS",
-    "CifarResNet",
     "DataError",
     "ModelInfo",
     "UnknownModelError",
@@ -60,19 +43,5 @@ __all__ = [
     "load_test_sample",
     "load_weights_file",
     "model_info",
-    "plain20",
-    "plain32",
-    "plain44",
-    "plain56",
-    "plain83",
-    "plain110",
-    "plain164",
-    "resnet20",
-    "resnet32",
-    "resnet44",
-    "resnet56",
-    "resnet83",
-    "resnet110",
-    "resnet164",
-    "resnet1202",
+    *_resnet_all,
 ]

@@ -591,12 +591,11 @@ def train(
             run.begin_epoch()
         for step in range(max(r.steps_per_epoch for r in active)):
             for run in active:
-                if step < run.steps_per_epoch:
-                    run.step(step)
-            if (step + 1) % min(r.config.warmup_check_every for r in active) == 0:
-                for run in active:
-                    if run.in_warmup and (step + 1) % run.config.warmup_check_every == 0:
-                        run.check_warmup(step + 1)
+                if step >= run.steps_per_epoch:
+                    continue
+                run.step(step)
+                if run.in_warmup and (step + 1) % run.config.warmup_check_every == 0:
+                    run.check_warmup(step + 1)
         for run in active:
             run.end_epoch_async()
         if device.type == "cuda":

@@ -39,6 +39,7 @@ __all__ = [
     "WeightsIntegrityError",
     "WeightsUnavailableError",
     "default_weights",
+    "fetch",
     "get_weights",
     "list_weights",
     "load_state_dict",
@@ -287,20 +288,16 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
         except OSError as err:  # every huggingface_hub network/cache error is an OSError
             hub_error = err
         else:
-            _verify(
-                path,
-                weights,
-                f"Fix: delete {path} and its blob (`hf cache delete` or "
-                f"`rm -r {_repo_cache_dir(path)}`), then load again to download it afresh.",
-            )
+            _verify(path, weights, f"Fix: delete the cached copy (rm -r "
+                                   f"{_repo_cache_dir(path)}) and load again to download it.")
             return path
     packaged = pretrained_dir() / weights.filename
     if packaged.is_file():
         if hub_error is not None and not _hub_offline():
-            reason = " ".join(f"{type(hub_error).__name__}: {hub_error}".split())
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
-                f"{weights.hub_revision} ({reason}); using the copy shipped with cifarnets",
+                f"{weights.hub_revision} ({_describe(hub_error)}); using the copy shipped "
+                f"with cifarnets",
                 stacklevel=3,
             )
         _verify(packaged, weights, "Fix: reinstall cifarnets (pip install --force-reinstall).")
@@ -309,8 +306,8 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
         where = "it has not been uploaded to the Hub yet"
         fix = "reinstall cifarnets from a wheel that ships its weights"
     else:
-        reason = " ".join(f"{type(hub_error).__name__}: {hub_error}".split())
-        where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed with {reason}"
+        where = (f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed with "
+                 f"{_describe(hub_error)}")
         if _hub_offline() or isinstance(hub_error, ConnectionError):
             fix = ("connect to the internet (and unset HF_HUB_OFFLINE), or install a "
                    "cifarnets wheel that ships its weights")
@@ -321,6 +318,11 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
         f"({packaged}). Fix: {fix}."
     )
+
+
+def _describe(err: Exception) -> str:
+    """An exception on one line (the Hub's messages span several)."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
 
 
 def _hub_offline() -> bool:
