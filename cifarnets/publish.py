@@ -45,8 +45,11 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     if not summary_path.is_file():
         raise ValueError(f"{run_dir} is not a finished training run (no summary.json)")
     summary = json.loads(summary_path.read_text())
-    if summary.get("status") != "finished" or not (run_dir / "weights.safetensors").is_file():
-        raise ValueError(f"{run_dir}: run status is {summary.get('status')!r}, not finished")
+    if summary.get("status") != "finished":
+        raise ValueError(f"{run_dir}: the run's status is {summary.get('status')!r}, not "
+                         f"finished: only finished runs are published")
+    if not (run_dir / "weights.safetensors").is_file():
+        raise ValueError(f"{run_dir} has no weights.safetensors: train it again")
     return summary
 
 

@@ -314,3 +314,39 @@ def test_metadata_check_catches_a_false_entry(weights_dir):
     None, marks=pytest.mark.skip(reason="no weights are published yet"))])
 def test_packaged_weights_match_their_metadata(name):
     check_metadata(cifarnets.get_weights(name))
+
+
+@pytest.mark.slow
+def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path, capsys):
+    """The chain the v1 weights will take: train -> publish add -> load -> re-check."""
+    from cifarnets.evaluate import evaluate
+    from cifarnets.train import TrainConfig, train
+
+    runs = tmp_path / "runs"
+    configs = [TrainConfig(model="resnet20", seed=seed, epochs=1, batch_size=64,
+                           train_subset=256, test_subset=128) for seed in (0, 1)]
+    train(configs, data_root=cifar10_root, out_dir=runs, progress=False, command="made here")
+    run_dirs = [str(runs / c.name) for c in configs]
+    assert cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
+                     str(cifar10_root)]) == 0
+    assert "added resnet20.smoke_v1: test error" in capsys.readouterr().out
+    weights = cifarnets.get_weights("resnet20.smoke_v1")
+    assert weights.metrics["seeds"] == [0, 1] and "test_error_std" in weights.metrics
+    assert weights.recipe["command"] == "made here" and weights.hub_revision is None
+    assert cifarnets.resnet20(pretrained=True).pretrained_weights == weights  # the DEFAULT
+    check_metadata(weights)
+    # What tests/test_published.py re-checks on every CI run, for the real weights.
+    from cifarnets.data import load_split
+
+    images, labels = load_split("cifar10", cifar10_root, train=False)
+    model = cifarnets.resnet20(weights="smoke_v1")
+    result = evaluate(model, images, labels, mean=weights.mean, std=weights.std)
+    assert abs(result.error - weights.test_error) <= 0.05
+    # A run without its weights, or not finished, cannot be published.
+    (runs / configs[0].name / "weights.safetensors").unlink()
+    code = cli_main(["publish", "add", run_dirs[0], "--tag", "x", "--data", str(cifar10_root)])
+    assert code == 2 and "has no weights.safetensors" in capsys.readouterr().err
+    summary = runs / configs[1].name / "summary.json"
+    summary.write_text(summary.read_text().replace('"finished"', '"diverged"'))
+    code = cli_main(["publish", "add", run_dirs[1], "--tag", "x", "--data", str(cifar10_root)])
+    assert code == 2 and "status is 'diverged'" in capsys.readouterr().err
