@@ -38,11 +38,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save as safetensors_bytes
-from torch import nn
 from tqdm.auto import tqdm
 
 from ._registry import get_model, model_info
 from .data import DataError, get_dataset_spec, load_split, normalize
+from .evaluate import count_correct
 
 __all__ = ["TrainConfig", "train"]
 
@@ -278,6 +278,7 @@ class _Run:
         cfg = self.config
         self._set_lr(cfg.warmup_lr if self.in_warmup else cfg.lr_at(self.epoch))
         self.warmup_window = (0, 0)  # (correct, seen) at the last warm-up check
+        self.model.train()  # before any capture: the last epoch ended in eval mode
         if self.stream is not None:  # set-up and resume ran on the default stream
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
         with self._on_stream():
@@ -290,7 +291,6 @@ class _Run:
             self.epoch_images = _augment(self.train.images[order], cfg.pad, cfg.flip,
                                          self.generator)
             self.epoch_labels = self.train.labels[order]
-        self.model.train()
 
     def step(self, index: int) -> None:
         start = index * self.config.batch_size
@@ -329,9 +329,10 @@ class _Run:
     def end_epoch_async(self) -> None:
         """Queue the test-set evaluation; nothing here waits for the device."""
         with self._on_stream():
-            self.test_correct = _count_correct(
-                self.model, self.test.images, self.test.labels, self.dataset.mean,
-                self.dataset.std, self.autocast_dtype, self.memory_format,
+            self.test_correct = count_correct(
+                self.model, self.test.images, self.test.labels, mean=self.dataset.mean,
+                std=self.dataset.std, batch_size=1000, device=self.device,
+                autocast_dtype=self.autocast_dtype, memory_format=self.memory_format,
             )
 
     def finish_epoch(self) -> dict[str, float]:
@@ -469,24 +470,6 @@ def _atomic_write(path: Path, write) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-@torch.no_grad()
-def _count_correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                   mean: tuple[float, ...], std: tuple[float, ...],
-                   autocast_dtype: torch.dtype | None, memory_format: torch.memory_format,
-                   batch_size: int = 1000) -> torch.Tensor:
-    """Correct predictions as a device tensor (no host sync)."""
-    model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=images.device)
-    for start in range(0, len(images), batch_size):
-        x = normalize(images[start:start + batch_size], mean, std)
-        with torch.autocast(images.device.type, dtype=autocast_dtype or torch.float32,
-                            enabled=autocast_dtype is not None):
-            logits = model(x.contiguous(memory_format=memory_format))
-        correct += (logits.argmax(1) == labels[start:start + batch_size]).sum()
-    model.train()
-    return correct
 
 
 # -- the driver ---------------------------------------------------------------------------

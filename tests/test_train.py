@@ -230,3 +230,20 @@ def test_cuda_graph_runs_resume_and_run_side_by_side(cifar10_root, tmp_path):
         for key in a:  # cuDNN may pick other kernels after a restart: close, not equal
             torch.testing.assert_close(a[key].float(), b[key].float(), rtol=2e-2, atol=2e-3,
                                        msg=key)
+
+
+def test_each_epoch_trains_in_train_mode(cifar10_root, tmp_path):
+    """The test-set evaluation leaves the net in eval mode; the next epoch (and any CUDA
+    graph captured at its start) must run in train mode, or BN would use running stats."""
+    from cifarnets.train import _load_data, _Run
+
+    config = TrainConfig(**SMALL)
+    train_split, test_split = _load_data(config, cifar10_root, torch.device("cpu"), {})
+    run = _Run(config, train_split, test_split, torch.device("cpu"), tmp_path)
+    run.begin_epoch()
+    run.step(0)
+    run.end_epoch_async()
+    assert not run.model.training
+    run.finish_epoch()
+    run.begin_epoch()
+    assert run.model.training
