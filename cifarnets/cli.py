@@ -95,6 +95,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -147,8 +154,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         images, labels = images[:args.limit], labels[:args.limit]
         where += f", first {len(images):,} images only (--limit)"
 
-    print(f"{args.model}: {label}")
-    print(f"evaluating on {where}, device {device}")
+    if not args.json:
+        print(f"{args.model}: {label}")
+        print(f"evaluating on {where}, device {device}")
     result = evaluate(model.to(device), images, labels, mean=mean, std=std,
                       batch_size=args.batch_size, device=device, progress=not args.json)
     summary = {"model": args.model, "weights": label, "data": where, "errors": result.errors,
@@ -192,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DEFAULT, a tag (cifar10_v1), a local .safetensors file, or 'random'; "
                         "default: DEFAULT if published, else random init (labelled so)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--limit", type=int, default=None, help="only the first N test images")
+    p.add_argument("--batch-size", type=_positive_int, default=500)
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="only the first N test images")
     p.add_argument("--download", action="store_true",
                    help=f"download the data set into --data if missing (default root "
                         f"suggestion: {default_data_root()})")

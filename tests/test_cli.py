@@ -64,7 +64,7 @@ def test_eval_on_a_slice_of_the_real_test_set(capsys, cifar10_root):
     code, out, _ = run(capsys, "eval", "plain20", "--data", str(cifar10_root), "--limit", "300",
                        "--json", "--device", "cpu")
     assert code == 0
-    result = json.loads(out.splitlines()[-1])
+    result = json.loads(out)  # --json prints that one line and nothing else
     assert result["images"] == 300 and "first 300 images only" in result["data"]
     assert 0 <= result["test_error"] <= 100
 
@@ -93,6 +93,9 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
     assert code == 2 and "no pretrained weights are published for resnet20" in err
     code, _, err = run(capsys, "eval", "resnet20", "--weights", str(tmp_path / "x.safetensors"))
     assert code == 2 and "does not exist" in err
+    with pytest.raises(SystemExit):
+        main(["eval", "resnet20", "--limit", "0"])
+    assert "--limit: must be a positive integer, got 0" in capsys.readouterr().err
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="no CUDA device is available; use --device cpu"):
             main(["eval", "resnet20", "--device", "cuda"])
