@@ -40,10 +40,10 @@ import torch.distributed as dist
 
 from cifarnets import list_models, model_info
 from cifarnets.data import default_data_root
+from cifarnets.reference import PAPER_SIX
 from cifarnets.report import plot_curves, rows_from_summaries, table1_markdown, verify
 from cifarnets.train import TrainConfig, train
 
-PAPER_SIX = ["resnet20", "resnet56", "resnet110", "plain20", "plain56", "plain110"]
 SMOKE = dict(epochs=2, train_subset=512, test_subset=256, milestones=(1,))
 
 

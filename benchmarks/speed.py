@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -27,10 +28,11 @@ from pathlib import Path
 
 import torch
 
+from cifarnets.reference import PAPER_SIX
 from cifarnets.train import TrainConfig, _Run, _Split, environment, train
 
-PAPER_SIX = ["resnet20", "resnet56", "resnet110", "plain20", "plain56", "plain110"]
-STEPS_PER_RUN = 164 * 391
+# Steps of the full recipe on CIFAR-10: 164 epochs x 391 batches of 128.
+STEPS_PER_RUN = TrainConfig().epochs * math.ceil(50_000 / TrainConfig().batch_size)
 
 
 def _synthetic_split(n: int, device: torch.device, seed: int = 0) -> _Split:

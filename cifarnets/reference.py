@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DEGRADATION_CHECKS", "REFERENCES", "SEED_STD", "Reference", "tolerance"]
+__all__ = ["DEGRADATION_CHECKS", "PAPER_SIX", "REFERENCES", "SEED_STD", "Reference", "tolerance"]
+
+# The six nets of the seed report's experiment, as the paper defines them.
+PAPER_SIX = ["resnet20", "resnet56", "resnet110", "plain20", "plain56", "plain110"]
 
 # Seed-to-seed standard deviation of the final test error of these nets (points):
 # He et al. report 6.61 +- 0.16 for ResNet-110; nabla0001/resnet 0.13-0.27 over 5 seeds.
