@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._registry import model_info, register_model
-from .weights import Weights, check_state_dict, get_weights, load_state_dict
+from .weights import Weights, get_weights, load_checked, load_state_dict
 
 __all__ = [
     "BasicBlock",
@@ -280,10 +280,9 @@ def _build(
         )
     state_dict = load_state_dict(chosen)
     model = CifarResNet(block, blocks_per_stage, shortcut=shortcut, num_classes=chosen.num_classes)
-    check_state_dict(model, state_dict, chosen.name)
-    model.load_state_dict(state_dict)
+    load_checked(model, state_dict, chosen.name)
     model.pretrained_weights = chosen
-    return model.eval()
+    return model
 
 
 _PAPER = dict(family="paper", block="basic", shortcut="A")

@@ -356,11 +356,12 @@ def load_state_dict(
     return _read_state_dict(fetch(weights, cache_dir=cache_dir), weights.name)
 
 
-def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str) -> None:
-    """Raise, naming the keys, unless ``state_dict`` fits ``model`` exactly.
+def load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str) -> nn.Module:
+    """Load ``state_dict`` into ``model`` if it fits exactly; return the model in eval mode.
 
-    Checked before ``load_state_dict`` so that a mismatch leaves the model untouched
-    (PyTorch copies the matching tensors before it reports the rest).
+    Every key and shape is checked first, so that a mismatch raises (naming the keys)
+    and leaves the model untouched: PyTorch's own ``load_state_dict`` copies the
+    matching tensors before it reports the rest.
     """
     expected = model.state_dict()
     missing = sorted(expected.keys() - state_dict.keys())
@@ -384,6 +385,8 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], w
         raise WeightsIntegrityError(
             f"{what} does not fit {type(model).__name__}: {'; '.join(problems)}{hint}"
         )
+    model.load_state_dict(state_dict)
+    return model.eval()
 
 
 def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
@@ -394,7 +397,4 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
-    state_dict = _read_state_dict(path, "weights file")
-    check_state_dict(model, state_dict, str(path))
-    model.load_state_dict(state_dict)
-    return model.eval()
+    return load_checked(model, _read_state_dict(path, "weights file"), str(path))
