@@ -1,19 +1,18 @@
-"""Training speed: the engine's fast path against the usual eager fp32 loop, same run.
+"""Training speed of every step executor against the usual eager loop, in one run.
 
-    python benchmarks/speed.py                       # resnet20 + the six paper nets
-    python benchmarks/speed.py --full resnet20       # also time the real 164-epoch recipe
-    python benchmarks/speed.py --models resnet20 --steps 50 --out benchmarks/results
+    python benchmarks/speed.py                              # resnet20, this machine's variants
+    python benchmarks/speed.py --models resnet20 resnet56 resnet110 --out benchmarks/results
+    python benchmarks/speed.py --full resnet20 --data ROOT  # also the real 164-epoch recipe
 
-Both modes run the engine's own training step (cifarnets.train) on CIFAR-sized batches
-of 128: "eager fp32" is the ordinary PyTorch loop (fp32, NCHW, one launch per kernel);
-"fast" is what `benchmarks/reproduce.py` uses on CUDA (the whole step replayed from a
-CUDA graph, bf16 autocast, channels_last). "side by side" replays every net's graph on
-its own stream in one round, as reproduce.py does when it trains several nets at once.
+Each variant trains the engine's own runs (cifarnets.training: TrainingRun, its step
+executor, its data path) on CIFAR-sized synthetic batches of 128, so it times exactly
+what `cifarnets train` runs. Variants: "eager fp32 NCHW" (the ordinary PyTorch loop, the
+baseline), eager channels_last, torch.compile (NCHW and channels_last); on CUDA also
+bf16 and the whole-step CUDA graph, and all nets side by side on their own streams.
+The evaluation of 10,000 test images is timed per net too (the engine does it every
+epoch). Projected recipe time = 164 x 391 steps + 164 evaluations, one net alone.
 
-Projected times are ms/step x 164 epochs x 391 steps (evaluation excluded); --full
-trains for real and reports the wall-clock time. Targets (one H100): ResNet-20 full
-recipe <= 60 s; the six paper nets together <= 10 min. On a CPU only the eager mode
-exists (CUDA graphs need CUDA), and the table says so.
+Targets (one H100 GPU): ResNet-20's full recipe <= 60 s; the six paper nets <= 600 s.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -29,115 +29,188 @@ from pathlib import Path
 import torch
 
 from cifarnets.reference import PAPER_SIX
-from cifarnets.train import TrainConfig, _Run, _Split, environment, train
+from cifarnets.training import (
+    RECIPES,
+    DeviceData,
+    RunSpec,
+    Runtime,
+    TrainingRun,
+    environment,
+    train,
+)
+from cifarnets.training.loader import Split
 
-# Steps of the full recipe on CIFAR-10: 164 epochs x 391 batches of 128.
-STEPS_PER_RUN = TrainConfig().epochs * math.ceil(50_000 / TrainConfig().batch_size)
+RECIPE = RECIPES["report"]
+STEPS_PER_EPOCH = math.ceil(50_000 / RECIPE.batch_size)
+STEPS_PER_RUN = RECIPE.epochs * STEPS_PER_EPOCH
+
+# (label, executor, precision, channels_last); the first is the baseline.
+CPU_VARIANTS = [
+    ("eager fp32 NCHW", "eager", "fp32", False),
+    ("eager fp32 channels_last", "eager", "fp32", True),
+    ("compile fp32 NCHW", "compile", "fp32", False),
+    ("compile fp32 channels_last", "compile", "fp32", True),
+]
+CUDA_VARIANTS = [
+    *CPU_VARIANTS,
+    ("eager bf16 channels_last", "eager", "bf16", True),
+    ("compile bf16 channels_last", "compile", "bf16", True),
+    ("cuda_graph fp32 channels_last", "cuda_graph", "fp32", True),
+    ("cuda_graph bf16 channels_last", "cuda_graph", "bf16", True),
+]
 
 
-def _synthetic_split(n: int, device: torch.device, seed: int = 0) -> _Split:
-    # Speed does not depend on pixel values; random uint8 images need no data set.
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    return _Split(images.to(device), labels.to(device))
+def synthetic_data(n_train: int, device: torch.device, n_test: int = 10_000) -> DeviceData:
+    """Random uint8 images: speed does not depend on pixel values."""
+    g = torch.Generator().manual_seed(0)
+
+    def split(n: int) -> Split:
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        return Split(images.to(device), torch.randint(0, 10, (n,), generator=g).to(device))
+
+    return DeviceData(split(n_train), split(n_test))
 
 
-def time_round(models: list[str], device: torch.device, *, fast: bool, steps: int,
-               warmup: int = 5) -> float:
-    """Seconds per round (one step of each net), with all nets side by side."""
-    train_split = _synthetic_split(128 * (steps + warmup + 1), device)
-    test_split = _synthetic_split(256, device)
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = [
-            _Run(TrainConfig(model=m, precision="bf16" if fast else "fp32",
-                             channels_last=fast, cuda_graph=fast),
-                 train_split, test_split, device, Path(tmp))
-            for m in models
-        ]
-        for run in runs:
-            run.begin_epoch()
-        for i in range(warmup):
-            for run in runs:
-                run.step(i)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_round(models: list[str], runtime: Runtime, *, steps: int, warmup: int,
+               repeats: int) -> list[float]:
+    """Seconds per round (one step of every net, side by side), one value per repeat."""
+    device = torch.device(runtime.device)
+    data = synthetic_data(RECIPE.batch_size * (warmup + steps * repeats), device, n_test=1)
+    runs = [TrainingRun(RunSpec(m), data, runtime) for m in models]
+    steppers = [run.epoch_steps() for run in runs]
+
+    def advance(n: int) -> None:
+        for _ in range(n):
+            for s in steppers:
+                next(s)
+
+    advance(warmup)  # compilation, capture, cuDNN autotuning, allocator warm-up
+    _sync(device)
+    times = []
+    for _ in range(repeats):
         start = time.perf_counter()
-        for i in range(warmup, warmup + steps):
-            for run in runs:
-                run.step(i)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return (time.perf_counter() - start) / steps
+        advance(steps)
+        _sync(device)
+        times.append((time.perf_counter() - start) / steps)
+    return times
+
+
+def time_eval(model: str, runtime: Runtime, n_test: int = 10_000) -> float:
+    device = torch.device(runtime.device)
+    run = TrainingRun(RunSpec(model), synthetic_data(RECIPE.batch_size, device, n_test), runtime)
+    run.queue_evaluation()  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    run.queue_evaluation()
+    int(run.test_correct)
+    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=PAPER_SIX)
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="default: the six paper nets on CUDA, resnet20 on a CPU")
     parser.add_argument("--steps", type=int, default=None,
-                        help="timed steps per measurement (default: 200 on CUDA, 5 on CPU)")
-    parser.add_argument("--device", default=None)
+                        help="timed steps per repeat (default: 200 on CUDA, 10 on a CPU)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--variants", nargs="+", default=None, metavar="LABEL",
+                        help="only the variants whose label contains one of these words")
     parser.add_argument("--full", nargs="*", default=None, metavar="NAME",
                         help="also train these nets with the full recipe and time them")
     parser.add_argument("--data", type=Path, default=None, help="data root (for --full)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="write speed.json and speed.md here, with the command")
+                        help="write speed-<device>.json and .md here, with the command")
     args = parser.parse_args(argv)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = Runtime(device=args.device).torch_device()
     cuda = device.type == "cuda"
-    steps = args.steps or (200 if cuda else 5)
+    models = args.models or (PAPER_SIX if cuda else ["resnet20"])
+    steps = args.steps or (200 if cuda else 10)
+    warmup = 20 if cuda else 4
     command = " ".join(["python", "benchmarks/speed.py", *(argv or sys.argv[1:])])
+    env = environment(device, command)
+    variants = CUDA_VARIANTS if cuda else CPU_VARIANTS
+    if args.variants:
+        variants = [v for v in variants if v is variants[0]
+                    or any(w in v[0] for w in args.variants)]
 
-    rows, results = [], {"environment": environment(device, command), "per_net": {}}
-    for model in args.models:
-        eager = time_round([model], device, fast=False, steps=steps)
-        fast = time_round([model], device, fast=True, steps=steps) if cuda else None
-        results["per_net"][model] = {"eager_fp32_ms": eager * 1e3,
-                                     "fast_ms": fast * 1e3 if fast else None}
-        best = fast or eager
-        rows.append(
-            f"| {model} | {eager * 1e3:.2f} | "
-            f"{f'{fast * 1e3:.2f}' if fast else 'n/a (needs CUDA)'} | "
-            f"{f'{eager / fast:.1f}x' if fast else '-'} | {best * STEPS_PER_RUN:.0f} s |"
-        )
-    lines = ["| net | eager fp32 ms/step | fast ms/step | speedup | projected 164 epochs |",
-             "|---|---|---|---|---|", *rows]
-    if len(args.models) > 1:
-        sequential = sum((v["fast_ms"] or v["eager_fp32_ms"]) for v in results["per_net"].values())
-        together = time_round(args.models, device, fast=cuda, steps=steps) * 1e3
-        results["side_by_side_ms_per_round"] = together
-        results["sequential_ms_per_round"] = sequential
-        lines.append(f"| all {len(args.models)} side by side | | {together:.2f} per round | "
-                     f"{sequential / together:.1f}x vs one after another | "
-                     f"{together / 1e3 * STEPS_PER_RUN:.0f} s |")
-    per_net = results["per_net"]
-    if not cuda:
-        lines.append("\ntargets are for one H100 and need the CUDA path: not checked on a CPU")
-    else:
-        if "resnet20" in per_net:
-            projected = per_net["resnet20"]["fast_ms"] / 1e3 * STEPS_PER_RUN
-            lines.append(f"\nResNet-20 projected {projected:.0f} s vs target 60 s: "
+    results: dict = {"environment": env, "steps": steps, "repeats": args.repeats,
+                     "per_net": {}}
+    lines = [f"{env['hardware']}, torch {env['torch']}; {steps} timed steps x {args.repeats} "
+             f"repeats after {warmup} warm-up steps; batch {RECIPE.batch_size}, synthetic data",
+             "",
+             "| net | variant | ms/step (median, min-max) | vs eager fp32 NCHW | eval 10k images "
+             "| projected recipe, one net |",
+             "|---|---|---|---|---|---|"]
+    for model in models:
+        per_variant = {}
+        for label, executor, precision, channels_last in variants:
+            runtime = Runtime(device=str(device), executor=executor, precision=precision,
+                              channels_last=channels_last, progress=False).resolved()
+            times = time_round([model], runtime, steps=steps, warmup=warmup,
+                               repeats=args.repeats)
+            eval_s = time_eval(model, runtime)
+            ms = statistics.median(times) * 1e3
+            per_variant[label] = {"ms_per_step": ms, "ms_all": [t * 1e3 for t in times],
+                                  "eval_10k_s": eval_s,
+                                  "projected_s": ms / 1e3 * STEPS_PER_RUN + eval_s * RECIPE.epochs}
+        base = per_variant[variants[0][0]]["ms_per_step"]
+        for label, v in per_variant.items():
+            lines.append(
+                f"| {model} | {label} | {v['ms_per_step']:.1f} ({min(v['ms_all']):.1f}-"
+                f"{max(v['ms_all']):.1f}) | {base / v['ms_per_step']:.2f}x | "
+                f"{v['eval_10k_s']:.2f} s | {_duration(v['projected_s'])} |")
+        results["per_net"][model] = per_variant
+    best = {m: min(v.items(), key=lambda kv: kv[1]["ms_per_step"])
+            for m, v in results["per_net"].items()}
+    lines.append("")
+    for model, (label, v) in best.items():
+        lines.append(f"fastest for {model}: {label}, {v['ms_per_step']:.1f} ms/step, recipe "
+                     f"~{_duration(v['projected_s'])}")
+    if len(models) > 1 and cuda:
+        label, executor, precision, channels_last = variants[-1]
+        runtime = Runtime(device=str(device), executor=executor, precision=precision,
+                          channels_last=channels_last, progress=False).resolved()
+        together = statistics.median(time_round(models, runtime, steps=steps, warmup=warmup,
+                                                repeats=args.repeats)) * 1e3
+        alone = sum(results["per_net"][m][label]["ms_per_step"] for m in models)
+        results["side_by_side"] = {"variant": label, "ms_per_round": together,
+                                   "sequential_ms": alone}
+        lines.append(f"all {len(models)} side by side ({label}): {together:.1f} ms per round vs "
+                     f"{alone:.1f} one after another ({alone / together:.2f}x); the recipe "
+                     f"~{_duration(together / 1e3 * STEPS_PER_RUN)} for all of them")
+    if cuda:
+        if "resnet20" in best:
+            projected = best["resnet20"][1]["projected_s"]
+            lines.append(f"ResNet-20 recipe projected {projected:.0f} s vs target 60 s: "
                          f"{'met' if projected <= 60 else 'MISSED'}")
-        if set(PAPER_SIX) <= set(args.models) and len(args.models) == len(PAPER_SIX):
-            projected = results["side_by_side_ms_per_round"] / 1e3 * STEPS_PER_RUN
+        if "side_by_side" in results and set(PAPER_SIX) <= set(models):
+            projected = results["side_by_side"]["ms_per_round"] / 1e3 * STEPS_PER_RUN
             lines.append(f"six paper nets side by side projected {projected:.0f} s vs target "
                          f"600 s: {'met' if projected <= 600 else 'MISSED'}")
+    else:
+        lines.append("the speed targets are for one H100 GPU: not checked on a CPU")
     if args.full:
         with tempfile.TemporaryDirectory() as tmp:
             for model in args.full:
                 start = time.perf_counter()
-                summary = train(TrainConfig(model=model, checkpoint_every=1000),
-                                data_root=args.data, out_dir=tmp, device=device,
-                                command=command)[0]
+                (result,) = train(RunSpec(model), data_root=args.data, out_dir=tmp,
+                                  runtime=Runtime(device=str(device), progress=False),
+                                  command=command)
                 wall = time.perf_counter() - start
                 results.setdefault("full", {})[model] = {
-                    "wall_s": wall, "final_test_error": summary["final_test_error"]}
-                lines.append(f"\nfull recipe, {model}: {wall:.1f} s wall-clock, final test "
-                             f"error {summary['final_test_error']:.2f} %")
-    env = results["environment"]
-    lines.insert(0, f"{env['hardware']}, torch {env['torch']}, {steps} timed steps; "
-                    f"targets: ResNet-20 full recipe <= 60 s, six paper nets <= 600 s\n")
+                    "wall_s": wall, "final_test_error": result.final_test_error}
+                lines.append(f"full recipe, {model}: {wall:.1f} s wall-clock, final test "
+                             f"error {result.final_test_error:.2f} %")
     text = "\n".join(lines) + f"\n\ncommand: {command}\n"
     print(text)
     if args.out:
@@ -146,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / f"speed-{tag}.json").write_text(json.dumps(results, indent=2) + "\n")
         (args.out / f"speed-{tag}.md").write_text(text)
     return 0
+
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
 
 
 if __name__ == "__main__":

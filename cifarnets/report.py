@@ -6,23 +6,19 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ._registry import list_models, model_info
 from .reference import DEGRADATION_CHECKS, REFERENCES, tolerance
-from .train import TrainConfig
+from .training.results import RunResult
 
-__all__ = ["Row", "plot_curves", "rows_from_summaries", "table1_markdown", "verify"]
-
-# The fields that make a run the report's experiment (the rest only change speed).
-RECIPE_FIELDS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "milestones",
-                 "gamma", "pad", "flip", "train_subset", "test_subset")
+__all__ = ["Row", "plot_curves", "rows_from_results", "table1_markdown", "verify"]
 
 
 @dataclass(frozen=True)
 class Row:
     model: str
     dataset: str
+    recipe: str
     report_label: str | None
     seeds: list[int]
     per_seed: list[float | None]  # final-epoch test error of each seed
@@ -45,37 +41,35 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        if any(s == "running" for s in self.statuses):
+            return "unfinished"
         if any(s != "finished" for s in self.statuses):
             return "FAIL (diverged)" if self.target is not None else "diverged"
         if self.target is None or self.dataset != "cifar10":
             return "reported"
         if not self.full_recipe:
-            return "n/a (not the full recipe)"
+            return "n/a (not the report's full recipe)"
         return "pass" if self.mean <= self.target + self.tolerance else "FAIL"
 
 
-def _is_full_recipe(config: dict[str, Any]) -> bool:
-    default = TrainConfig().to_dict()
-    return all(config.get(k) == default[k] for k in RECIPE_FIELDS)
-
-
-def rows_from_summaries(summaries: list[dict[str, Any]]) -> list[Row]:
-    """One row per (net, data set), seeds pooled, in registry order."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for s in summaries:
-        groups[(s["model"], s["dataset"])].append(s)
+def rows_from_results(results: list[RunResult]) -> list[Row]:
+    """One row per (net, data set, recipe), seeds pooled, in registry order."""
+    groups: dict[tuple[str, str, str], list[RunResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.model, r.dataset, r.recipe)].append(r)
     order = {name: i for i, name in enumerate(list_models())}
     rows = []
-    for (model, dataset), runs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]],
-                                                                          kv[0][1])):
-        runs = sorted(runs, key=lambda s: s["seed"])
+    for (model, dataset, recipe), runs in sorted(
+            groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])):
+        runs = sorted(runs, key=lambda r: r.seed)
         ref = REFERENCES.get(model)
         rows.append(Row(
-            model=model, dataset=dataset, report_label=model_info(model).report_label,
-            seeds=[s["seed"] for s in runs],
-            per_seed=[s["final_test_error"] for s in runs],
-            statuses=[s["status"] for s in runs],
-            full_recipe=all(_is_full_recipe(s["config"]) for s in runs),
+            model=model, dataset=dataset, recipe=recipe,
+            report_label=model_info(model).report_label,
+            seeds=[r.seed for r in runs],
+            per_seed=[r.final_test_error for r in runs],
+            statuses=[r.status for r in runs],
+            full_recipe=all(r.full_recipe and r.recipe == "report" for r in runs),
             report=ref.report if ref else None, paper=ref.paper if ref else None,
             target=ref.target if ref else None, tolerance=tolerance(len(runs)),
         ))
@@ -98,8 +92,11 @@ def verify(rows: list[Row]) -> list[str]:
                 f"{row.model}: {_fmt(row.mean)} % > target {row.target} + {row.tolerance} "
                 f"(statuses {row.statuses})"
             )
+        elif row.verdict == "unfinished":
+            failures.append(f"{row.model}: cannot verify, not every run has finished")
         elif row.verdict.startswith("n/a"):
-            failures.append(f"{row.model}: cannot verify, the runs are not the full recipe")
+            failures.append(f"{row.model}: cannot verify, the runs are not the report's full "
+                            f"recipe (recipe {row.recipe}, or data subsets)")
     for deep, shallow, ok in degradation(rows):
         if not ok:
             failures.append(f"degradation not reproduced: {deep} is not worse than {shallow}")
@@ -126,7 +123,9 @@ def table1_markdown(rows: list[Row]) -> str:
         if len(r.per_seed) > 1:
             measured += f" ({', '.join(_fmt(e) for e in r.per_seed)})"
         target = f"<= {r.target} (+{r.tolerance})" if r.target is not None else "-"
-        dataset = "" if r.dataset == "cifar10" else f" ({r.dataset})"
+        notes = [n for n in (r.dataset if r.dataset != "cifar10" else "",
+                             r.recipe if r.recipe != "report" else "") if n]
+        dataset = f" ({', '.join(notes)})" if notes else ""
         lines.append(
             f"| {r.model}{dataset} | {r.report_label or '-'} | {measured} | "
             f"{', '.join(map(str, r.seeds))} | {_fmt(r.report)} | {_fmt(r.paper)} | {target} "
@@ -146,7 +145,7 @@ def table1_markdown(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(summaries: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def plot_curves(results: list[RunResult], out_dir: Path) -> list[Path]:
     """Figure 5 (training loss) and Figure 6 (test error) per epoch; ResNets left, plain
     nets right; one line per net (the mean over its seeds)."""
     import matplotlib
@@ -155,10 +154,12 @@ def plot_curves(summaries: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     curves: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
-    for s in summaries:
-        label = s["model"] if s["dataset"] == "cifar10" else f"{s['model']} ({s['dataset']})"
+    for r in results:
+        notes = [n for n in (r.dataset if r.dataset != "cifar10" else "",
+                             r.recipe if r.recipe != "report" else "") if n]
+        label = r.model + (f" ({', '.join(notes)})" if notes else "")
         for key in ("train_loss", "test_error"):
-            curves[label][key].append([h[key] for h in s["history"]])
+            curves[label][key].append([h[key] for h in r.history])
 
     # Error axis: room for the nets that learned; one that never did (the report's
     # plain-110 at 90 %) would flatten every other curve, so it runs off the top.

@@ -12,7 +12,7 @@ import torch
 
 import cifarnets
 from cifarnets.data import DATASETS, DataError, load_split
-from cifarnets.train import TrainConfig, train
+from cifarnets.training import RunSpec, get_recipe, train
 
 
 def main() -> None:
@@ -37,10 +37,14 @@ def main() -> None:
             load_split("cifar100", args.data, train=True, download=args.download)
         except DataError as err:
             raise SystemExit(f"error: {err}") from None
-        config = TrainConfig(model=args.model, dataset="cifar100", epochs=args.epochs)
-        (summary,) = train(config, data_root=args.data, out_dir=args.out)
-        print(f"final test error {summary['final_test_error']:.2f} %, "
-              f"weights in {args.out}/{config.name}/weights.safetensors")
+        recipe = get_recipe("report")
+        if args.epochs != recipe.epochs:  # a changed recipe gets a name of its own
+            milestones = tuple(m for m in recipe.milestones if m < args.epochs)
+            recipe = recipe.with_changes(epochs=args.epochs, milestones=milestones)
+        spec = RunSpec(args.model, dataset="cifar100", recipe=recipe)
+        (result,) = train(spec, data_root=args.data, out_dir=args.out)
+        print(f"{result.status}: final test error {result.final_test_error:.2f} %, "
+              f"in {args.out}/{spec.name}/")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from cifarnets.train import TrainConfig
 from helpers import REPO
 
 from cifarnets.report import rows_from_summaries, table1_markdown, verify
-from cifarnets.train import TrainConfig
 
 SCRIPT = REPO / "benchmarks" / "reproduce.py"
 

@@ -319,8 +319,9 @@ def test_packaged_weights_match_their_metadata(name):
 @pytest.mark.slow
 def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path, capsys):
     """The chain the v1 weights will take: train -> publish add -> load -> re-check."""
-    from cifarnets.evaluate import evaluate
     from cifarnets.train import TrainConfig, train
+
+    from cifarnets.evaluate import evaluate
 
     runs = tmp_path / "runs"
     configs = [TrainConfig(model="resnet20", seed=seed, epochs=1, batch_size=64,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Train runs on a CPU-only machine in the background, one single-threaded process per
+# run pinned to its own core (measured fastest on the project's 2-core machines and
+# robust when other work shares the cores: benchmarks/results/speed-cpu.md), at low
+# priority so that the machine stays usable. Each process is one chunk of
+# `cifarnets train`: it continues its run from the checkpoint in runs/reproduce and
+# stops cleanly at an epoch boundary on SIGTERM or after --max-minutes.
+#
+#   scripts/train_cpu.sh resnet20 plain20            # start (logs: runs/cpu-logs/)
+#   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
+#
+# Extra arguments for every process go in $TRAIN_ARGS (e.g. "--max-minutes 300").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${PYTHON:-.venv/bin/python}"
+data="${DATA:-$HOME/.cache/cifarnets/data}"
+mkdir -p runs/cpu-logs
+# tcmalloc: -12 % step time here (jemalloc was slower); used only where installed.
+tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 2>/dev/null || true)
+cores=$(nproc)
+i=0
+for model in "$@"; do
+  core=$(( (cores - 1 - i) % cores ))
+  LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
+    "$python" -m cifarnets.reproduce --models "$model" --data "$data" \
+    --threads 1 --executor compile ${TRAIN_ARGS:-} \
+    >> "runs/cpu-logs/$model.log" 2>&1 &
+  echo "$model: pid $! on core $core, log runs/cpu-logs/$model.log"
+  i=$((i + 1))
+done
