@@ -9,6 +9,7 @@
 
 from . import _timm  # noqa: F401  (registers cifar_<name> with timm.create_model)
 from ._registry import ModelInfo, UnknownModelError, get_model, list_models, model_info
+from ._version import __version__
 from .data import DATASETS, DataError, load_split, load_test_sample
 from .resnet import *  # noqa: F403  (CifarResNet and one builder per net)
 from .resnet import __all__ as _resnet_all
@@ -17,13 +18,14 @@ from .weights import (
     Weights,
     WeightsError,
     WeightsIntegrityError,
+    WeightsTransforms,
     WeightsUnavailableError,
+    default_weights,
+    get_model_weights,
     get_weights,
     list_weights,
     load_weights_file,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DATASETS",
@@ -34,7 +36,11 @@ __all__ = [
     "Weights",
     "WeightsError",
     "WeightsIntegrityError",
+    "WeightsTransforms",
     "WeightsUnavailableError",
+    "__version__",
+    "default_weights",
+    "get_model_weights",
     "get_model",
     "get_weights",
     "list_models",

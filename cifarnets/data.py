@@ -149,3 +149,11 @@ def load_test_sample() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """
     tensors = load_file(str(resources.files("cifarnets") / "assets" / _SAMPLE_FILE))
     return tensors["images"], tensors["labels"], tensors["indices"]
+
+
+# Class names in label order, as in the data set's own batches.meta (checked by the tests
+# against the real file). CIFAR-100's are not listed: no copy of it was at hand to check.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                "ship", "truck"),
+}

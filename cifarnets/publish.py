@@ -1,134 +1,362 @@
-"""Publishing: training runs -> packaged weights -> Hugging Face Hub repos.
+"""Publishing: training runs (or ported checkpoints) -> packaged weights -> Hub repos.
 
-    cifarnets publish add RUN_DIR [RUN_DIR ...] --tag cifar10_v1
-        Package a trained net: re-measure its test error in fp32 on the full test set,
-        copy its file into the weights folder and add its entry to the manifest. Several
-        run folders (seeds of one net) give the mean +- std; the first one's file is
-        the one published.
+    cifarnets publish add RUN_DIR [RUN_DIR ...] --tag cifar10_v1 --data ROOT
+        Package a trained net: re-measure its test error (and each seed's) in fp32 on the
+        full test set, copy its file into the weights folder and add its entry to the
+        manifest. Several run folders (seeds of one net) give the mean +- std; the first
+        one's file is the one published. Only finished runs of a full recipe are
+        published, unless --allow-partial (then the weight is labelled partial).
+    cifarnets publish port akamaster SRC.th --arch resnet56 --tag cifar10_akamaster --data ROOT
+        Package another project's published checkpoint, converted exactly (cifarnets.convert),
+        with its source, license and how it was trained and selected.
     cifarnets publish hub [NAME ...] --out DIR [--dry-run]
         Write each weight's Hub repo (model.safetensors, config.json, README.md model
         card) under DIR and upload it; the commit it creates is pinned in the manifest.
         --dry-run writes the folders and shows what would be uploaded, offline.
+
+A published tag's bytes are immutable: replacing them needs --replace, which says what
+it replaces. The weights folder is the package's own (a checkout) or --folder /
+$CIFARNETS_PRETRAINED_DIR (a private set); the manifest is written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
 from ._registry import get_model, model_info
-from .data import get_dataset_spec, load_split
+from ._safetensors import atomic_write, canonical_bytes
+from .data import CATEGORIES, DataError, get_dataset_spec, load_split
 from .evaluate import evaluate
+from .reference import REFERENCES, tolerance
+from .training.results import RunResult, read_result
 from .weights import (
     HUB_FILENAME,
+    MANIFEST,
     Weights,
-    _manifest,
+    WeightsError,
     get_weights,
     list_weights,
     load_weights_file,
     pretrained_dir,
+    read_manifest,
     sha256_of,
-    write_manifest,
 )
 
 DEFAULT_ORG = "cifarnets"
 
 
+class PublishError(WeightsError):
+    """Publishing cannot go ahead; nothing was changed."""
+
+
+# -- the weights folder -------------------------------------------------------------------
+
+def read_folder(folder: Path) -> tuple[dict[str, Weights], dict[str, dict[str, str]]]:
+    """The manifest of a weights folder; an empty one if the folder has none yet."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return {}, {}
+    read_manifest.cache_clear()
+    return read_manifest(path)
+
+
+def write_manifest(folder: Path, table: dict[str, Weights],
+                   defaults: dict[str, dict[str, str]]) -> Path:
+    """Replace ``folder``'s manifest (atomically) with ``table`` and ``defaults``."""
+    data = {"default": {a: dict(sorted(d.items())) for a, d in sorted(defaults.items()) if d},
+            "weights": [w.to_dict() for w in sorted(table.values(), key=lambda w: w.name)]}
+    path = folder / MANIFEST
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
+    read_manifest.cache_clear()
+    return path
+
+
+def _check_writable(folder: Path) -> None:
+    """Before any slow work: the folder exists (or can) and takes files."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".publish-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PublishError(f"cannot write to the weights folder {folder} ({err}). Fix: pass "
+                           f"--folder DIR (or set CIFARNETS_PRETRAINED_DIR) to a folder you "
+                           f"can write; nothing was changed") from err
+
+
+def _check_replace(table: dict[str, Weights], name: str, replace: bool) -> str | None:
+    """Refuse to change a published tag's bytes unless asked; say what is replaced."""
+    old = table.get(name)
+    if old is None:
+        return None
+    where = (f"pinned to Hub commit {old.hub_revision}" if old.hub_revision
+             else "not uploaded yet")
+    what = (f"{name} (sha256 {old.sha256[:12]}, test error {old.test_error} %, {where})")
+    if not replace:
+        raise PublishError(f"{what} is already published, and a published tag's bytes do not "
+                           f"change. Publish under a new tag (e.g. a higher version), or pass "
+                           f"--replace to replace it; nothing was changed")
+    return what
+
+
+def _set_default(defaults: dict[str, dict[str, str]], table: dict[str, Weights],
+                 weights: Weights, make_default: bool) -> None:
+    """The project's own weights are the DEFAULT of their net and data set; ported ones
+    only until the project has its own."""
+    current = defaults.get(weights.arch, {}).get(weights.dataset)
+    current_w = table.get(f"{weights.arch}.{current}") if current else None
+    if current_w is None or (make_default and (not weights.ported or current_w.ported)):
+        defaults.setdefault(weights.arch, {})[weights.dataset] = weights.tag
+
+
+def _measure(arch: str, file: Path, data_root: Path, device: str,
+             mean: tuple[float, ...], std: tuple[float, ...], dataset: str) -> tuple[float, int]:
+    """(test error %, images) of a weights file in fp32 on the full test set."""
+    spec = get_dataset_spec(dataset)
+    model = load_weights_file(get_model(arch, num_classes=spec.num_classes), file)
+    images, labels = load_split(dataset, data_root, train=False)
+    result = evaluate(model.to(device), images, labels, mean=mean, std=std, device=device,
+                      progress=sys.stderr.isatty())
+    return round(result.error, 2), result.total
+
+
 # -- runs -> package ------------------------------------------------------------------
 
-def _read_run(run_dir: Path) -> dict[str, Any]:
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ValueError(f"{run_dir} is not a finished training run (no summary.json)")
-    summary = json.loads(summary_path.read_text())
-    if summary.get("status") != "finished":
-        raise ValueError(f"{run_dir}: the run's status is {summary.get('status')!r}, not "
-                         f"finished: only finished runs are published")
-    if not (run_dir / "weights.safetensors").is_file():
-        raise ValueError(f"{run_dir} has no weights.safetensors: train it again")
-    return summary
-
-
-def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, org: str = DEFAULT_ORG,
-             make_default: bool = True, device: str = "cpu") -> Weights:
-    """Package the weights of ``run_dirs[0]`` as ``<arch>.<tag>``, with all runs' metrics."""
-    summaries = [_read_run(d) for d in run_dirs]
-    arch, dataset = summaries[0]["model"], summaries[0]["dataset"]
-    if any((s["model"], s["dataset"]) != (arch, dataset) for s in summaries):
-        raise ValueError("all runs of one published weight must be the same net and data set")
-    seeds = [s["seed"] for s in summaries]
+def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
+    results = [read_result(d) for d in run_dirs]
+    for r, d in zip(results, run_dirs, strict=True):
+        if r.status != "finished":
+            raise PublishError(f"{d}: the run's status is {r.status!r}, not finished "
+                               f"({r.epochs}/{r.spec.recipe.epochs} epochs): only finished "
+                               f"runs are published")
+        if not (d / "weights.safetensors").is_file():
+            raise PublishError(f"{d} has no weights.safetensors: train it again")
+        if not r.full_recipe and not allow_partial:
+            raise PublishError(
+                f"{d} is not its recipe's full experiment (recipe {r.recipe}, train images "
+                f"{r.train_images:,}, test images {r.test_images:,}): publishing it would "
+                f"pass a check run off as a result. Pass --allow-partial to publish it "
+                f"anyway, labelled partial")
+    first = results[0]
+    if any((r.model, r.dataset, r.spec.recipe) != (first.model, first.dataset,
+                                                   first.spec.recipe) for r in results):
+        raise PublishError("all runs of one published weight must be the same net, data set "
+                           "and recipe")
+    seeds = [r.seed for r in results]
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"two runs have the same seed: {seeds}")
-    spec = get_dataset_spec(dataset)
-    source = run_dirs[0] / "weights.safetensors"
+        raise PublishError(f"two runs have the same seed: {seeds}")
+    return results
 
-    # The published number is what anyone gets from this file in fp32.
-    model = load_weights_file(get_model(arch, num_classes=spec.num_classes), source)
-    images, labels = load_split(dataset, data_root, train=False)
-    result = evaluate(model.to(device), images, labels, mean=spec.mean, std=spec.std,
-                      device=device, progress=True)
-    per_seed = [s["final_test_error"] for s in summaries]
+
+def reproduces(arch: str, dataset: str, test_error: float | None, n_seeds: int) -> bool | None:
+    """Whether an error meets the net's published target (None: no target to judge by)."""
+    ref = REFERENCES.get(arch)
+    if ref is None or ref.target is None or dataset != "cifar10" or test_error is None:
+        return None
+    return test_error <= ref.target + tolerance(n_seeds)
+
+
+def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | None = None,
+             org: str = DEFAULT_ORG, make_default: bool = True, device: str = "cpu",
+             allow_partial: bool = False, replace: bool = False) -> Weights:
+    """Package the weights of ``run_dirs[0]`` as ``<arch>.<tag>``, with all runs' metrics."""
+    folder = Path(folder) if folder else pretrained_dir()
+    results = _read_runs([Path(d) for d in run_dirs], allow_partial)
+    first = results[0]
+    arch, dataset = first.model, first.dataset
+    name = f"{arch}.{tag}"
+    _check_writable(folder)
+    table, defaults = read_folder(folder)
+    replaced = _check_replace(table, name, replace)
+    spec = get_dataset_spec(dataset)
+    source = Path(run_dirs[0]) / "weights.safetensors"
+
+    # Every published number is what anyone gets from these files in fp32, full test set.
+    per_seed, images = [], 0
+    for d in run_dirs:
+        error, images = _measure(arch, Path(d) / "weights.safetensors", data_root, device,
+                                 spec.mean, spec.std, dataset)
+        per_seed.append(error)
     metrics: dict[str, Any] = {
-        "test_error": round(result.error, 2),
-        "test_error_eval": f"fp32 on {device}, full test set ({result.total} images)",
-        "selection": "final epoch (no early stopping, test set never used for selection)",
-        "seed": seeds[0],
-        "seeds": seeds,
+        "test_error": per_seed[0],
+        "test_images": images,
+        "test_error_eval": f"fp32 on {device}, the full {dataset} test set ({images:,} images)",
+        "selection": "final epoch (no early stopping; the test set chose nothing)",
+        "selected_on_test": False,
+        "seed": first.seed,
+        "seeds": [r.seed for r in results],
         "test_error_per_seed": per_seed,
-        "test_error_per_seed_note": "final-epoch errors measured during training (bf16 on GPU)",
+        "test_error_per_seed_eval": "each seed's final weights, measured as test_error",
+        "test_error_during_training": [r.final_test_error for r in results],
+        "test_error_during_training_eval": (
+            f"the last epoch's evaluation during training, on {first.test_images:,} test "
+            f"images, in the training's precision ({', '.join(first.hardware)})"),
     }
     if len(per_seed) > 1:
         metrics["test_error_mean"] = round(statistics.mean(per_seed), 2)
         metrics["test_error_std"] = round(statistics.stdev(per_seed), 2)
-    first = summaries[0]
+    verdict = reproduces(arch, dataset, metrics.get("test_error_mean", per_seed[0]),
+                         len(per_seed))
+    if verdict is not None and first.full_recipe:
+        metrics["meets_target"] = verdict
+    seeds = " ".join(str(r.seed) for r in results)
+    chunk_commands = sorted({c["command"] for r in results for c in r.chunks if c.get("command")})
     weights = Weights(
         arch=arch, tag=tag, dataset=dataset, num_classes=spec.num_classes,
         mean=spec.mean, std=spec.std, sha256=sha256_of(source),
-        file_size=source.stat().st_size,
-        num_params=sum(p.numel() for p in model.parameters()),
-        hub_repo=f"{org}/{arch}.{tag}", hub_revision=None, metrics=metrics,
-        recipe={"command": first["command"], "config": first["config"]},
-        training={k: first.get(k) for k in
-                  ("time_s", "hardware", "torch", "cuda", "commit", "precision", "cuda_graph",
-                   "warmup_end_step")},
+        file_size=source.stat().st_size, num_params=model_info(arch).num_params
+        + (spec.num_classes - 10) * (model_info(arch).num_features + 1),
+        hub_repo=f"{org}/{name}", hub_revision=None, metrics=metrics,
+        recipe={"name": first.recipe,
+                "command": f"cifarnets train --models {arch} --seeds {seeds} --dataset "
+                           f"{dataset}" + ("" if first.recipe == "report"
+                                           else f" (recipe {first.recipe})"),
+                "config": first.spec.recipe.to_dict(),
+                "train_images": first.train_images, "chunk_commands": chunk_commands},
+        training={"time_s": round(first.time_s, 1), "hardware": first.hardware,
+                  "chunks": len(first.chunks), "epochs": first.epochs,
+                  "torch": sorted({c.get("torch") for c in first.chunks}),
+                  "commit": first.chunks[-1].get("commit") if first.chunks else None,
+                  "warmup_end_step": first.warmup_end_step},
+        license="MIT", categories=CATEGORIES.get(dataset, ()),
+        partial=not first.full_recipe,
     )
-    table, defaults = _manifest()
-    table = {**table, weights.name: weights}
-    defaults = dict(defaults)
-    if make_default or arch not in defaults:
-        defaults[arch] = tag
-    shutil.copyfile(source, pretrained_dir() / weights.filename)
-    write_manifest(table, defaults)
+    _install(folder, table, defaults, weights, source.read_bytes(), make_default)
+    if replaced:
+        print(f"replaced {replaced}")
     return weights
+
+
+# -- ported checkpoints -> package ------------------------------------------------------
+
+# What the peers' own documentation says of their checkpoints (shared/peer-weights/).
+PORTS: dict[str, dict[str, Any]] = {
+    "akamaster": {
+        "repository": "https://github.com/akamaster/pytorch_resnet_cifar10",
+        "commit": "d5489e8995e81e91ce6b1d69dcc98ad579b0b153",
+        "license": "BSD-2-Clause",
+        "copyright": "Copyright (c) 2018, Yerlan Idelbayev",
+        "mean": (0.485, 0.456, 0.406),  # ImageNet's: what the peer trained with
+        "std": (0.229, 0.224, 0.225),
+        "recipe": {
+            "name": "akamaster",
+            "description": "200 epochs, SGD momentum 0.9, batch 128, lr 0.1 divided by 10 at "
+                           "epochs 100 and 150, weight decay 1e-4, pad-4 crop + flip, "
+                           "ImageNet normalisation, all 50,000 training images (the "
+                           "peer's README and trainer.py)",
+        },
+        "selection": "the epoch with the best test error (the peer's best_prec1): the "
+                     "published error is optimistic, not a final-epoch number",
+    },
+}
+
+
+def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
+             folder: Path | None = None, org: str = DEFAULT_ORG, make_default: bool = True,
+             device: str = "cpu", replace: bool = False) -> Weights:
+    """Package a peer's checkpoint, converted exactly, with its source and license."""
+    from .convert import convert_akamaster, load_akamaster_checkpoint
+
+    if kind not in PORTS:
+        raise PublishError(f"unknown source {kind!r}; known: {', '.join(PORTS)}")
+    port = PORTS[kind]
+    folder = Path(folder) if folder else pretrained_dir()
+    name = f"{arch}.{tag}"
+    _check_writable(folder)
+    table, defaults = read_folder(folder)
+    replaced = _check_replace(table, name, replace)
+    state = convert_akamaster(load_akamaster_checkpoint(src), arch)
+    num_classes = int(state["fc.weight"].shape[0])
+    dataset = "cifar10" if num_classes == 10 else "cifar100"
+    meta = {"format": "pt", "arch": arch, "dataset": dataset, "num_classes": str(num_classes),
+            "mean": json.dumps(port["mean"]), "std": json.dumps(port["std"]),
+            "converted_from": f"{kind}: {Path(src).name}"}
+    data = canonical_bytes(state, meta)
+    staged = folder / f".{name}.staged{os.getpid()}.safetensors"
+    atomic_write(staged, data)
+    try:
+        error, images = _measure(arch, staged, data_root, device, port["mean"], port["std"],
+                                 dataset)
+    finally:
+        staged.unlink(missing_ok=True)
+    weights = Weights(
+        arch=arch, tag=tag, dataset=dataset, num_classes=num_classes, mean=port["mean"],
+        std=port["std"], sha256=_sha256_bytes(data), file_size=len(data),
+        num_params=sum(v.numel() for k, v in state.items()
+                       if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))),
+        hub_repo=f"{org}/{name}", hub_revision=None,
+        metrics={"test_error": error, "test_images": images,
+                 "test_error_eval": f"fp32 on {device}, the full {dataset} test set "
+                                    f"({images:,} images), with the checkpoint's own "
+                                    f"(ImageNet) normalisation",
+                 "selection": port["selection"], "selected_on_test": True},
+        recipe=port["recipe"], training={},
+        license=port["license"], categories=CATEGORIES.get(dataset, ()),
+        source={"project": kind, "repository": port["repository"], "commit": port["commit"],
+                "file": Path(src).name, "file_sha256": sha256_of(src),
+                "license": port["license"], "copyright": port["copyright"]},
+    )
+    _install(folder, table, defaults, weights, data, make_default)
+    if replaced:
+        print(f"replaced {replaced}")
+    return weights
+
+
+def _sha256_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _install(folder: Path, table: dict[str, Weights], defaults: dict[str, dict[str, str]],
+             weights: Weights, data: bytes, make_default: bool) -> None:
+    """The file first, then the manifest that names it (a kill between leaves no entry
+    pointing at a missing file)."""
+    atomic_write(folder / weights.filename, data)
+    table = {**table, weights.name: weights}
+    defaults = {a: dict(d) for a, d in defaults.items()}
+    _set_default(defaults, table, weights, make_default)
+    write_manifest(folder, table, defaults)
 
 
 # -- package -> Hub -------------------------------------------------------------------
 
 def hub_config(weights: Weights) -> dict[str, Any]:
-    """``config.json`` of a Hub repo: enough to rebuild the net and its preprocessing."""
+    """``config.json`` of a Hub repo: enough to rebuild the net and its preprocessing,
+    in cifarnets' terms and in timm's (``timm.create_model("hf-hub:ORG/NAME")``)."""
     info = model_info(weights.arch)
     return {
+        "architecture": f"cifar_{weights.arch}",  # timm's name of the net
+        "num_classes": weights.num_classes,
+        "num_features": info.num_features,
+        "pretrained_cfg": {
+            "tag": weights.tag, "input_size": [3, 32, 32], "crop_pct": 1.0,
+            "interpolation": "bilinear", "mean": list(weights.mean), "std": list(weights.std),
+            "num_classes": weights.num_classes, "first_conv": "conv1", "classifier": "fc",
+            "pool_size": [8, 8], "license": weights.license.lower(),
+        },
         "library": "cifarnets",
-        "architecture": weights.arch,
-        "timm_architecture": f"cifar_{weights.arch}",
-        "tag": weights.tag,
+        "cifarnets_architecture": weights.arch,
         "family": info.family,
         "report_label": info.report_label,
         "block": info.block,
         "depth": info.depth,
         "shortcut": info.shortcut,
-        "num_classes": weights.num_classes,
         "num_params": weights.num_params,
         "macs": weights.macs,
-        "input_size": [3, 32, 32],
         "dataset": weights.dataset,
-        "mean": list(weights.mean),
-        "std": list(weights.std),
+        "label_names": list(weights.categories),
         "sha256": weights.sha256,
+        "license": weights.license,
+        "source": dict(weights.source),
+        "partial": weights.partial,
         "metrics": dict(weights.metrics),
         "recipe": dict(weights.recipe),
         "training": dict(weights.training),
@@ -136,45 +364,70 @@ def hub_config(weights: Weights) -> dict[str, Any]:
 
 
 def model_card(weights: Weights) -> str:
-    """``README.md`` of a Hub repo: metadata header, usage, metrics, how to reproduce."""
+    """``README.md`` of a Hub repo: metadata header, usage, metrics, provenance."""
     info = model_info(weights.arch)
     m = weights.metrics
     spread = (f" (mean {m['test_error_mean']} +- {m['test_error_std']} over seeds "
-              f"{m['seeds']})" if "test_error_std" in m else f" (seed {m.get('seed')})")
-    report = (f"\nIt reproduces the row \"{info.report_label}\" of the seed report's Table 1.\n"
-              if info.report_label else "")
+              f"{m['seeds']})" if "test_error_std" in m else
+              f" (seed {m['seed']})" if "seed" in m else "")
+    selection = m.get("selection", "")
+    lines = []
+    if weights.partial:
+        lines.append("**Partial**: published from a run that is not its recipe's full "
+                     "experiment; not a reproduction of anything.")
+    ref = REFERENCES.get(weights.arch)
+    if weights.ported:
+        s = weights.source
+        lines.append(f"Ported exactly from [{s['project']}]({s['repository']}) (commit "
+                     f"`{s['commit']}`, file `{s['file']}`, sha256 `{s['file_sha256']}`), "
+                     f"converted with `cifarnets convert {s['project']}`. "
+                     f"{s['license']}, {s['copyright']}; its license text ships with "
+                     f"cifarnets (THIRD_PARTY_NOTICES).")
+        lines.append(f"Training: {weights.recipe.get('description', '')}.")
+    elif m.get("meets_target") is not None and info.report_label:
+        verb = ("reproduces" if m["meets_target"] else "does not reproduce (the miss is "
+                "reported, not hidden)")
+        target = f"{ref.target} % ({ref.target_source})" if ref else ""
+        lines.append(f"It {verb} the row \"{info.report_label}\" of the seed report's Table 1: "
+                     f"target {target}, measured {weights.test_error} %.")
+    extra = "\n\n".join(lines)
+    reproduce = (f"Reproduce (then `cifarnets publish add`):\n\n```\n"
+                 f"{weights.recipe.get('command', '')}\n```\nTraining: "
+                 f"{weights.training.get('time_s')} s of training on "
+                 f"{'; '.join(weights.training.get('hardware') or [])}, in "
+                 f"{weights.training.get('chunks')} chunk(s), cifarnets commit "
+                 f"{weights.training.get('commit')}.\n") if not weights.ported else ""
     return f"""---
 library_name: cifarnets
-license: mit
-tags: [image-classification, cifar, resnet, safetensors]
+license: {weights.license.lower()}
+tags: [image-classification, cifar, resnet, safetensors, timm]
 datasets: [{weights.dataset}]
 metrics: [error]
 ---
 # {weights.name}
 
-{info.summary} Trained on {weights.dataset} with cifarnets; {info.num_params:,} parameters,
-{info.macs / 1e6:.2f} M multiply-accumulates per 32x32 image.
-{report}
+{info.summary} {info.num_params:,} parameters, {info.macs / 1e6:.2f} M multiply-accumulates
+per 32x32 image; trained on {weights.dataset}.
+
+{extra}
+
 | metric | value |
 |---|---|
-| test error, final epoch | {weights.test_error} %{spread} |
+| test error | {weights.test_error} %{spread} |
+| measured | {m.get('test_error_eval', '')} |
+| checkpoint selection | {selection} |
 | sha256 of model.safetensors | `{weights.sha256}` |
 
 ```python
 import cifarnets
 model = cifarnets.{weights.arch}(weights="{weights.tag}")   # eval mode, sha256-checked
+preprocess = model.pretrained_weights.transforms()          # uint8 or [0, 1] images
 # or: timm.create_model("cifar_{weights.arch}.{weights.tag}", pretrained=True)
 ```
 Inputs: RGB in [0, 1], normalised with mean {list(weights.mean)} and std {list(weights.std)}.
+Classes: {', '.join(weights.categories) or 'see config.json'}.
 
-Reproduce (then `cifarnets publish add`):
-
-```
-{weights.recipe.get("command", "")}
-```
-Training: {weights.training.get("time_s")} s on {weights.training.get("hardware")}, torch
-{weights.training.get("torch")}, cifarnets commit {weights.training.get("commit")}.
-"""
+{reproduce}"""
 
 
 def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
@@ -183,8 +436,8 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     source = pretrained_dir() / weights.filename
     if not source.is_file() or sha256_of(source) != weights.sha256:
-        raise ValueError(f"{source} is missing or does not match the manifest's sha256; "
-                         f"publish it again with `cifarnets publish add`")
+        raise PublishError(f"{source} is missing or does not match the manifest's sha256; "
+                           f"publish it again with `cifarnets publish add`")
     shutil.copyfile(source, folder / HUB_FILENAME)
     (folder / "config.json").write_text(json.dumps(hub_config(weights), indent=2) + "\n")
     (folder / "README.md").write_text(model_card(weights))
@@ -193,19 +446,33 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
 
 def upload_hub_repo(weights: Weights, folder: Path) -> str:
     """Create the Hub repo if needed, upload ``folder``, return the new commit sha."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
     api = HfApi()
-    api.create_repo(weights.hub_repo, exist_ok=True)
-    commit = api.upload_folder(repo_id=weights.hub_repo, folder_path=str(folder),
-                               commit_message=f"cifarnets {weights.name}")
+    try:
+        api.create_repo(weights.hub_repo, exist_ok=True)
+        commit = api.upload_folder(repo_id=weights.hub_repo, folder_path=str(folder),
+                                   commit_message=f"cifarnets {weights.name}")
+    except HFValidationError as err:
+        raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err}); fix the "
+                           f"manifest's hub_repo (publish add --org)") from err
+    except HfHubHTTPError as err:
+        raise PublishError(f"the Hub refused the upload of {weights.name}: "
+                           f"{' '.join(str(err).split())}. Fix: log in with a token that "
+                           f"may write to {weights.hub_repo} (hf auth login)") from err
+    except Exception as err:  # the transport's connection errors
+        raise PublishError(f"cannot reach the Hub at {constants.ENDPOINT} to upload "
+                           f"{weights.name} ({type(err).__name__}: {err}); nothing was "
+                           f"pinned. Fix: connect and run the same command again") from err
     return commit.oid
 
 
-def pin_revision(weights: Weights, revision: str) -> Weights:
-    table, defaults = _manifest()
+def pin_revision(weights: Weights, revision: str, folder: Path | None = None) -> Weights:
+    folder = Path(folder) if folder else pretrained_dir()
+    table, defaults = read_folder(folder)
     pinned = Weights.from_dict({**weights.to_dict(), "hub_revision": revision})
-    write_manifest({**table, weights.name: pinned}, defaults)
+    write_manifest(folder, {**table, weights.name: pinned}, defaults)
     return pinned
 
 
@@ -213,16 +480,33 @@ def pin_revision(weights: Weights, revision: str) -> Weights:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="publish_command", required=True, metavar="STEP")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tag", required=True, help="data set + recipe + version, e.g. cifar10_v1")
+        p.add_argument("--data", type=Path, required=True, metavar="ROOT",
+                       help="data root, to re-measure the test error of the file")
+        p.add_argument("--folder", type=Path, default=None,
+                       help="weights folder (default: $CIFARNETS_PRETRAINED_DIR, else the "
+                            "package's own)")
+        p.add_argument("--org", default=DEFAULT_ORG, help="Hub namespace of the repo")
+        p.add_argument("--no-default", action="store_true",
+                       help="do not make these the net's DEFAULT weights")
+        p.add_argument("--replace", action="store_true",
+                       help="replace an already published tag (its bytes and Hub pin)")
+        p.add_argument("--device", default="cpu")
+
     p = sub.add_parser("add", help="package trained runs as published weights")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR",
-                   help="run folders written by benchmarks/reproduce.py (seeds of one net)")
-    p.add_argument("--tag", required=True, help="data set + recipe + version, e.g. cifar10_v1")
-    p.add_argument("--data", type=Path, required=True, metavar="ROOT",
-                   help="data root, to re-measure the test error of the file")
-    p.add_argument("--org", default=DEFAULT_ORG, help="Hub namespace of the repo")
-    p.add_argument("--no-default", action="store_true",
-                   help="do not make these the net's DEFAULT weights")
-    p.add_argument("--device", default="cpu")
+                   help="run folders written by `cifarnets train` (seeds of one net)")
+    common(p)
+    p.add_argument("--allow-partial", action="store_true",
+                   help="publish runs that are not their recipe's full experiment, labelled so")
+
+    p = sub.add_parser("port", help="package another project's checkpoint, converted exactly")
+    p.add_argument("kind", choices=sorted(PORTS))
+    p.add_argument("src", type=Path, metavar="SRC")
+    p.add_argument("--arch", required=True)
+    common(p)
 
     p = sub.add_parser("hub", help="write each weight's Hub repo and upload it")
     p.add_argument("names", nargs="*", help="arch.tag names (default: every published weight)")
@@ -232,14 +516,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.publish_command == "add":
-        weights = add_runs(args.runs, args.tag, data_root=args.data, org=args.org,
-                           make_default=not args.no_default, device=args.device)
-        print(f"added {weights.name}: test error {weights.test_error} %, "
-              f"sha256 {weights.sha256[:12]}, {weights.file_size:,} bytes -> "
-              f"{pretrained_dir() / weights.filename}")
-        return 0
+    if getattr(args, "folder", None) is not None:  # every read below uses this folder too
+        os.environ["CIFARNETS_PRETRAINED_DIR"] = str(args.folder)
+    try:
+        if args.publish_command in ("add", "port"):
+            if args.publish_command == "add":
+                weights = add_runs(args.runs, args.tag, data_root=args.data, folder=args.folder,
+                                   org=args.org, make_default=not args.no_default,
+                                   device=args.device, allow_partial=args.allow_partial,
+                                   replace=args.replace)
+            else:
+                weights = add_port(args.kind, args.src, arch=args.arch, tag=args.tag,
+                                   data_root=args.data, folder=args.folder, org=args.org,
+                                   make_default=not args.no_default, device=args.device,
+                                   replace=args.replace)
+            label = " (PARTIAL)" if weights.partial else ""
+            print(f"added {weights.name}{label}: test error {weights.test_error} % "
+                  f"({weights.metrics.get('test_error_eval')}), sha256 {weights.sha256[:12]}, "
+                  f"{weights.file_size:,} bytes -> {pretrained_dir() / weights.filename}")
+            return 0
+        return _hub(args)
+    except DataError as err:
+        raise PublishError(f"{err} (nothing was published)") from err
 
+
+def _hub(args: argparse.Namespace) -> int:
     names = args.names or list_weights()
     if not names:
         print("no published weights to write (add some with `cifarnets publish add`)")

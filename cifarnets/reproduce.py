@@ -75,6 +75,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100"])
     parser.add_argument("--data", type=Path, default=default_data_root(), metavar="ROOT",
                         help="data root in torchvision's layout (default: %(default)s)")
+    parser.add_argument("--download", action="store_true",
+                        help="download the data set into --data first if it is missing")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default: runs/reproduce; runs/smoke with --smoke)")
     recipe = parser.add_argument_group(
@@ -140,6 +142,11 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
         batch_size=args.batch_size,
         milestones=tuple(args.milestones) if args.milestones is not None else None,
     ).items() if v is not None}
+    if args.epochs is not None and args.milestones is None and any(
+            m >= args.epochs for m in base.milestones):
+        raise ValueError(f"--epochs {args.epochs} ends before the {base.name} recipe's lr "
+                         f"milestones {base.milestones}: pass --milestones too (epochs at "
+                         f"which the lr drops, each below {args.epochs})")
     if args.warmup != "auto":
         changes["warmup_min_depth"] = 1 if args.warmup == "on" else None
     recipe = base.with_changes(**changes)
@@ -179,7 +186,7 @@ def write_report(results: list[RunResult], out: Path) -> list[str]:
     table = table1_markdown(rows)
     (out / "table1.md").write_text(table)
     written = [out / "table1.md"]
-    if importlib.util.find_spec("matplotlib") is not None:
+    if _have_matplotlib():
         written += plot_curves(results, out)
     else:
         print("note: matplotlib is not installed, so the figures were skipped "
@@ -190,6 +197,13 @@ def write_report(results: list[RunResult], out: Path) -> list[str]:
     print(table)
     print("wrote " + ", ".join(str(p) for p in written))
     return verify(rows)
+
+
+def _have_matplotlib() -> bool:
+    try:
+        return importlib.util.find_spec("matplotlib") is not None
+    except ValueError:  # sys.modules["matplotlib"] is None: imports of it are blocked
+        return False
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -203,7 +217,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    if importlib.util.find_spec("matplotlib") is None and not args.report_only:
+    if not _have_matplotlib() and not args.report_only:
         print("note: matplotlib is not installed: the runs will train and the table will be "
               "written, the figures skipped (pip install 'cifarnets[plots]')", file=sys.stderr)
 
@@ -213,6 +227,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         runtime = Runtime(**{**runtime.to_dict(),
                              "device": f"cuda:{os.environ.get('LOCAL_RANK', '0')}"})
     try:
+        if args.download and not args.report_only and rank == 0:
+            from .data import load_split
+
+            load_split(args.dataset, args.data, train=True, download=True)
         if args.report_only:
             results = [read_result(args.out / s.name) for s in specs
                        if (args.out / s.name / "summary.json").is_file()]

@@ -16,6 +16,7 @@ One implementation, :class:`CifarResNet`, covers every net in the zoo:
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import torch
@@ -46,6 +47,8 @@ __all__ = [
     "resnet164",
     "resnet1202",
 ]
+
+_logger = logging.getLogger("cifarnets")
 
 Shortcut = Literal["A", "B"] | None
 BlockKind = Literal["basic", "bottleneck"]
@@ -247,7 +250,9 @@ class CifarResNet(nn.Module):
 # One function per net, named like its registry key. Keyword-only arguments:
 #   pretrained=True    load the net's DEFAULT published weights (same as weights="DEFAULT")
 #   weights=...        "DEFAULT", a tag ("cifar10_v1"), a full name, or a Weights entry
-#   num_classes=...    classifier size; with weights it must match them (or be left out)
+#   num_classes=...    classifier size; with weights of another size, every layer but the
+#                      classifier is loaded and model.fc is new (fine-tuning, as in timm)
+#   cache_dir=...      where huggingface_hub caches downloads (default: its own cache)
 # A net built with weights is returned in eval mode with ``model.pretrained_weights`` set.
 
 
@@ -258,6 +263,7 @@ def _build(
     pretrained: bool,
     weights: str | Weights | None,
     num_classes: int | None,
+    cache_dir: str | None = None,
 ) -> CifarResNet:
     info = model_info(arch)
     convs_per_block = 2 if info.block == "basic" else 3
@@ -265,22 +271,25 @@ def _build(
     if weights is None and not pretrained:
         return CifarResNet(block, blocks_per_stage, shortcut=shortcut,
                            num_classes=10 if num_classes is None else num_classes)
-    chosen = get_weights("DEFAULT" if weights is None else weights, arch)
-    if num_classes is not None and num_classes != chosen.num_classes:
+    if shortcut != info.shortcut:  # a contradiction: no weights exist for that net
         raise ValueError(
-            f"{chosen.name} has a {chosen.num_classes}-class head, but num_classes="
-            f"{num_classes} was asked for. To fine-tune on {num_classes} classes, load the "
-            f"weights, then replace the head: model = cifarnets.{arch}(weights="
-            f"{chosen.tag!r}); model.fc = torch.nn.Linear(model.fc.in_features, {num_classes})"
+            f"{arch} weights were trained with {info.shortcut and 'option ' + info.shortcut} "
+            f"shortcuts; shortcut={shortcut!r} has no published weights (use pretrained=False)"
         )
-    if shortcut != info.shortcut:
-        raise ValueError(
-            f"{chosen.name} was trained with option {info.shortcut} shortcuts; "
-            f"shortcut={shortcut!r} has no published weights (use pretrained=False)"
-        )
-    state_dict = load_state_dict(chosen)
-    model = CifarResNet(block, blocks_per_stage, shortcut=shortcut, num_classes=chosen.num_classes)
-    load_checked(model, state_dict, chosen.name)
+    # DEFAULT follows the data set the head is for (CIFAR-100 weights when there are any).
+    dataset = "cifar100" if num_classes == 100 else "cifar10"
+    chosen = get_weights("DEFAULT" if weights is None else weights, arch, dataset=dataset)
+    state_dict = load_state_dict(chosen, cache_dir=cache_dir)
+    if num_classes is None or num_classes == chosen.num_classes:
+        model = CifarResNet(block, blocks_per_stage, shortcut=shortcut,
+                            num_classes=chosen.num_classes)
+        load_checked(model, state_dict, chosen.name)
+    else:  # fine-tuning on other classes: everything but the classifier, as timm does
+        model = CifarResNet(block, blocks_per_stage, shortcut=shortcut, num_classes=num_classes)
+        load_checked(model, state_dict, chosen.name, skip=("fc.",))
+        _logger.warning("cifarnets: loaded %s except its %d-class classifier; model.fc is a "
+                        "new %d-class layer (random init), to be trained", chosen.name,
+                        chosen.num_classes, num_classes)
     model.pretrained_weights = chosen
     return model
 
@@ -293,123 +302,138 @@ _REPORT_PLAIN = dict(family="report", block="bottleneck", shortcut=None)
 
 @register_model(**_PAPER, depth=20, num_params=269_722, macs=40_551_040, report_label="ResNet-20")
 def resnet20(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+             num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-20 (He et al. 2015): 3 basic blocks per stage, option A shortcuts."""
     return _build("resnet20", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER, depth=32, num_params=464_154, macs=68_862_592)
 def resnet32(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+             num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-32 (He et al. 2015): 5 basic blocks per stage, option A shortcuts."""
     return _build("resnet32", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER, depth=44, num_params=658_586, macs=97_174_144)
 def resnet44(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+             num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-44 (He et al. 2015): 7 basic blocks per stage, option A shortcuts."""
     return _build("resnet44", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER, depth=56, num_params=853_018, macs=125_485_696)
 def resnet56(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+             num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-56 (He et al. 2015): 9 basic blocks per stage, option A shortcuts."""
     return _build("resnet56", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER, depth=110, num_params=1_727_962, macs=252_887_680)
 def resnet110(*, pretrained: bool = False, weights: str | Weights | None = None,
-              num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+              num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-110 (He et al. 2015): 18 basic blocks per stage, option A shortcuts."""
     return _build("resnet110", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER, depth=1202, num_params=19_421_274, macs=2_829_238_912)
 def resnet1202(*, pretrained: bool = False, weights: str | Weights | None = None,
-               num_classes: int | None = None, shortcut: Shortcut = "A") -> CifarResNet:
+               num_classes: int | None = None, shortcut: Shortcut = "A",
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-1202 (He et al. 2015): 200 basic blocks per stage, option A shortcuts."""
     return _build("resnet1202", shortcut, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER_PLAIN, depth=20, num_params=269_722, macs=40_551_040,
                 report_label="vanilla CNN 20")
 def plain20(*, pretrained: bool = False, weights: str | Weights | None = None,
-            num_classes: int | None = None) -> CifarResNet:
+            num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-20 (He et al. 2015): ResNet-20 without shortcuts."""
     return _build("plain20", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER_PLAIN, depth=32, num_params=464_154, macs=68_862_592)
 def plain32(*, pretrained: bool = False, weights: str | Weights | None = None,
-            num_classes: int | None = None) -> CifarResNet:
+            num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-32 (He et al. 2015): ResNet-32 without shortcuts."""
     return _build("plain32", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER_PLAIN, depth=44, num_params=658_586, macs=97_174_144)
 def plain44(*, pretrained: bool = False, weights: str | Weights | None = None,
-            num_classes: int | None = None) -> CifarResNet:
+            num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-44 (He et al. 2015): ResNet-44 without shortcuts."""
     return _build("plain44", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER_PLAIN, depth=56, num_params=853_018, macs=125_485_696)
 def plain56(*, pretrained: bool = False, weights: str | Weights | None = None,
-            num_classes: int | None = None) -> CifarResNet:
+            num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-56 (He et al. 2015): ResNet-56 without shortcuts."""
     return _build("plain56", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_PAPER_PLAIN, depth=110, num_params=1_727_962, macs=252_887_680)
 def plain110(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None) -> CifarResNet:
+             num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-110 (He et al. 2015): ResNet-110 without shortcuts."""
     return _build("plain110", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_REPORT, depth=83, num_params=869_530, macs=127_322_624, report_label="ResNet-56")
 def resnet83(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None) -> CifarResNet:
+             num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-83, bottleneck: the seed report's "ResNet-56" (9 bottleneck blocks per stage)."""
     return _build("resnet83", "B", pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_REPORT, depth=164, num_params=1_704_154, macs=247_646_720,
                 report_label="ResNet-110")
 def resnet164(*, pretrained: bool = False, weights: str | Weights | None = None,
-              num_classes: int | None = None) -> CifarResNet:
+              num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """ResNet-164, bottleneck (He et al. 2016): the seed report's "ResNet-110"."""
     return _build("resnet164", "B", pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_REPORT_PLAIN, depth=83, num_params=826_650, macs=122_079_744,
                 report_label="vanilla CNN 56")
 def plain83(*, pretrained: bool = False, weights: str | Weights | None = None,
-            num_classes: int | None = None) -> CifarResNet:
+            num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-83, bottleneck: the seed report's "vanilla CNN 56" (ResNet-83 without shortcuts)."""
     return _build("plain83", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)
 
 
 @register_model(**_REPORT_PLAIN, depth=164, num_params=1_661_274, macs=242_403_840,
                 report_label="vanilla CNN 110")
 def plain164(*, pretrained: bool = False, weights: str | Weights | None = None,
-             num_classes: int | None = None) -> CifarResNet:
+             num_classes: int | None = None,
+             cache_dir: str | None = None) -> CifarResNet:
     """Plain-164, bottleneck: the seed report's "vanilla CNN 110" (ResNet-164 without shortcuts)."""
     return _build("plain164", None, pretrained=pretrained, weights=weights,
-                  num_classes=num_classes)
+                  num_classes=num_classes, cache_dir=cache_dir)

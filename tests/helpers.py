@@ -21,7 +21,8 @@ def make_weights(arch: str = "resnet20", tag: str = "test_v1", *, hub=None,
 
     import cifarnets
     from cifarnets.data import DATASETS
-    from cifarnets.weights import Weights, _manifest, pretrained_dir, write_manifest
+    from cifarnets.publish import read_folder, write_manifest
+    from cifarnets.weights import Weights, pretrained_dir
 
     torch.manual_seed(seed)
     model = cifarnets.get_model(arch, num_classes=num_classes)
@@ -36,10 +37,13 @@ def make_weights(arch: str = "resnet20", tag: str = "test_v1", *, hub=None,
         num_params=sum(p.numel() for p in model.parameters()), hub_repo=repo,
         hub_revision=revision, metrics={"test_error": test_error, "seeds": [seed]},
         recipe={"command": "made by the tests"}, training={},
+        categories=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                    "ship", "truck"),
     )
     if package_copy:
         (pretrained_dir() / weights.filename).write_bytes(data)
-    table, defaults = _manifest()
-    write_manifest({**table, weights.name: weights},
-                   {**defaults, arch: tag} if default else defaults)
+    table, defaults = read_folder(pretrained_dir())
+    if default:
+        defaults.setdefault(arch, {})["cifar10"] = tag
+    write_manifest(pretrained_dir(), {**table, weights.name: weights}, defaults)
     return weights, data

@@ -122,11 +122,14 @@ class FakeHub:
     """In-memory Hub on 127.0.0.1 (ephemeral port), served from a background thread.
 
     Knobs: `delay_s` sleeps before answering every request (a slow Hub); `fail_next` answers the
-    next requests with an error status (a flaky Hub). `requests` lists every request received.
+    next requests with an error status (a flaky Hub); `die_mid_download` cuts the next file
+    download in half and stops the server (a Hub that dies mid-transfer). `requests` lists
+    every request received.
     """
 
     def __init__(self) -> None:
         self.delay_s = 0.0
+        self.die_mid_download = False  # the next file GET sends half its body, then the Hub dies
         self.requests: list[Request] = []
         self._repos: dict[str, _Repo] = {}
         self._failures: list[int] = []
@@ -384,5 +387,13 @@ class _Handler(BaseHTTPRequestHandler):
         # Also on HEAD: for regular files get_hf_file_metadata takes the size from it.
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        hub = self.server.hub
+        if self.command == "GET" and hub.die_mid_download and status in (200, 206):
+            hub.die_mid_download = False
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            threading.Thread(target=hub.stop, daemon=True).start()  # not from its own thread
+            return
         if self.command != "HEAD":
             self.wfile.write(body)

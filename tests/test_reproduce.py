@@ -7,24 +7,26 @@ import subprocess
 import sys
 
 import pytest
-from cifarnets.train import TrainConfig
 from helpers import REPO
 
-from cifarnets.report import rows_from_summaries, table1_markdown, verify
+from cifarnets.report import rows_from_results, table1_markdown, verify
+from cifarnets.training import RECIPES, RunResult, RunSpec
 
 SCRIPT = REPO / "benchmarks" / "reproduce.py"
 
 
-def summary(model: str, error: float, seed: int = 0, status: str = "finished",
-            **config) -> dict:
-    return {"model": model, "dataset": "cifar10", "seed": seed, "status": status,
-            "final_test_error": error,
-            "config": TrainConfig(model=model, seed=seed, **config).to_dict(),
-            "history": [{"train_loss": 2.0, "test_error": error}]}
+def summary(model: str, error: float | None, seed: int = 0, status: str = "finished",
+            **changes) -> RunResult:
+    recipe = RECIPES["report"].with_changes(**changes)
+    history = [{"epoch": e + 1, "train_loss": 2.0, "test_error": error, "elapsed_s": 1.0}
+               for e in range(recipe.epochs)]
+    return RunResult(spec=RunSpec(model, recipe=recipe, seed=seed), status=status, message="",
+                     epochs=recipe.epochs, history=history, chunks=[], train_images=50_000,
+                     test_images=10_000)
 
 
 def test_verify_passes_a_faithful_reproduction():
-    rows = rows_from_summaries([
+    rows = rows_from_results([
         summary("resnet20", 8.30), summary("plain20", 9.62), summary("plain56", 13.1),
         summary("plain110", 90.0),  # no target: reported, not judged
     ])
@@ -33,14 +35,14 @@ def test_verify_passes_a_faithful_reproduction():
 
 
 def test_verify_fails_a_miss_and_explains_the_tolerance():
-    rows = rows_from_summaries([summary("resnet20", 9.16)])  # 8.75 + 0.40 < 9.16
+    rows = rows_from_results([summary("resnet20", 9.16)])  # 8.75 + 0.40 < 9.16
     (failure,) = verify(rows)
     assert "resnet20: 9.16 % > target 8.75 + 0.4" in failure
-    assert rows_from_summaries([summary("resnet20", 9.15)])[0].verdict == "pass"
+    assert rows_from_results([summary("resnet20", 9.15)])[0].verdict == "pass"
 
 
 def test_tolerance_shrinks_with_seeds():
-    rows = rows_from_summaries([summary("resnet56", e, seed=s)
+    rows = rows_from_results([summary("resnet56", e, seed=s)
                                 for s, e in enumerate([7.0, 7.2, 7.3])])
     (row,) = rows
     assert row.tolerance == 0.23 and row.mean == pytest.approx(7.1667, abs=1e-4)
@@ -49,18 +51,19 @@ def test_tolerance_shrinks_with_seeds():
 
 
 def test_verify_fails_divergence_degradation_and_short_runs():
-    assert "diverged" in verify(rows_from_summaries([summary("resnet110", None,
+    assert "diverged" in verify(rows_from_results([summary("resnet110", None,
                                                              status="diverged")]))[0]
-    no_degradation = rows_from_summaries([summary("plain20", 9.5), summary("plain56", 9.4)])
+    no_degradation = rows_from_results([summary("plain20", 9.5), summary("plain56", 9.4)])
     assert verify(no_degradation) == ["degradation not reproduced: plain56 is not worse than "
                                       "plain20"]
-    short = rows_from_summaries([summary("resnet20", 8.0, epochs=10)])
-    assert verify(short) == ["resnet20: cannot verify, the runs are not the full recipe"]
+    short = rows_from_results([summary("resnet20", 8.0, epochs=10, milestones=(5,))])
+    assert verify(short) == ["resnet20: cannot verify, the runs are not the report's full "
+                             "recipe (recipe " + short[0].recipe + ", or data subsets)"]
     assert verify([]) == ["no runs to verify"]
 
 
 def test_table_names_report_rows_and_verdicts():
-    table = table1_markdown(rows_from_summaries([summary("resnet164", 5.5),
+    table = table1_markdown(rows_from_results([summary("resnet164", 5.5),
                                                  summary("plain164", 90.0)]))
     assert "| resnet164 | ResNet-110 | 5.50 | 0 | 5.68 | 5.93 | <= 5.93 (+0.4) | pass |" in table
     assert "| plain164 | vanilla CNN 110 | 90.00 | 0 | 90.00 | - | - | reported |" in table
@@ -70,9 +73,14 @@ def test_help_documents_the_harness():
     result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0
-    for needle in ("164 epochs", "--warmup", "--verify", "torchrun", "resumes", "table1.md",
-                   "fig5_train_loss.png", "0.2", "--concurrent", "--smoke", "CUDA graph"):
+    for needle in ("164 epochs", "--warmup", "--verify", "torchrun", "continues", "table1.md",
+                   "fig5_train_loss.png", "0.2", "--concurrent", "--smoke", "CUDA graph",
+                   "--max-minutes", "--executor", "Exit status", "3 stopped before"):
         assert needle in result.stdout, needle
+
+
+SMOKE_RUNS = ("resnet20-cifar10-smoke-s0-train512-test256",
+              "plain20-cifar10-smoke-s0-train512-test256")
 
 
 def test_smoke_run_writes_every_output(cifar10_root, tmp_path):
@@ -83,31 +91,81 @@ def test_smoke_run_writes_every_output(cifar10_root, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("table1.md", "fig5_train_loss.png", "fig6_test_error.png", "results.json"):
         assert (out / name).is_file(), name
-    for run in ("resnet20-cifar10-s0", "plain20-cifar10-s0"):
-        for name in ("log.csv", "weights.safetensors", "config.json", "summary.json"):
+    for run in SMOKE_RUNS:
+        for name in ("log.csv", "chunks.json", "weights.safetensors", "run.json", "summary.json"):
             assert (out / run / name).is_file(), f"{run}/{name}"
     results = json.loads((out / "results.json").read_text())
-    assert {r["name"] for r in results} == {"resnet20-cifar10-s0", "plain20-cifar10-s0"}
+    assert {r["name"] for r in results} == set(SMOKE_RUNS)
     assert all(r["command"].startswith("python benchmarks/reproduce.py --smoke")
                for r in results)
-    assert "n/a (not the full recipe)" in (out / "table1.md").read_text()
+    assert "n/a (not the report's full recipe)" in (out / "table1.md").read_text()
     # A smoke run cannot verify the published numbers, and says so with exit status 1.
     verify_run = subprocess.run([*command, "--verify"], capture_output=True, text=True,
                                 timeout=600, cwd=REPO)
     assert verify_run.returncode == 1
-    assert "cannot verify, the runs are not the full recipe" in verify_run.stdout
+    assert "cannot verify, the runs are not the report's full recipe" in verify_run.stdout
+
+
+def test_smoke_runs_never_touch_the_real_runs(cifar10_root, tmp_path):
+    """--smoke goes to runs/smoke by default, under names of its own recipe."""
+    command = [sys.executable, "-m", "cifarnets.reproduce", "--smoke", "--models", "resnet20",
+               "--data", str(cifar10_root), "--executor", "eager", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "runs" / "smoke" / SMOKE_RUNS[0] / "weights.safetensors").is_file()
+    assert not (tmp_path / "runs" / "reproduce").exists()
+
+
+def test_a_chunk_stops_with_exit_3_and_says_how_to_continue(cifar10_root, tmp_path):
+    command = [sys.executable, "-m", "cifarnets.reproduce", "--models", "resnet20",
+               "--epochs", "30", "--milestones", "20", "--train-subset", "256",
+               "--test-subset", "128", "--data", str(cifar10_root), "--out", str(tmp_path),
+               "--executor", "eager", "--max-minutes", "0.05", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "need more chunks. Continue with:" in result.stdout
+    assert "python -m cifarnets.reproduce --models resnet20" in result.stdout
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run / "checkpoint.safetensors").is_file()
+    assert not (tmp_path / "table1.md").exists()  # written once every run has finished
+
+
+def test_usage_errors_exit_2_with_one_line(cifar10_root, tmp_path):
+    for args, needle in [(["--models", "resnet21"], "Did you mean 'resnet20'"),
+                         (["--device", "tpu"], "unknown device 'tpu'"),
+                         (["--epochs", "10", "--milestones", "12"], "milestones must be"),
+                         (["--train-subset", "0"], "train_subset must be"),
+                         (["--data", str(tmp_path / "none")], "cifar-10-batches-py"),
+                         (["--data", str(tmp_path / "none"), "--download"], "download")]:
+        result = subprocess.run([sys.executable, "-m", "cifarnets.reproduce", *args,
+                                 "--out", str(tmp_path / "out")],
+                                capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert result.returncode == 2, (args, result.stderr)
+        assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None; "
+            "from cifarnets.reproduce import main; sys.exit(main(sys.argv[1:]))")
+    command = [sys.executable, "-c", code, "--smoke", "--models", "resnet20", "--data",
+               str(cifar10_root), "--out", str(tmp_path), "--executor", "eager", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "matplotlib is not installed" in result.stderr  # said before training
+    assert "figures were skipped" in result.stdout
+    assert (tmp_path / "table1.md").is_file() and not (tmp_path / "fig5_train_loss.png").exists()
 
 
 def test_torchrun_shards_runs_and_gathers_on_rank_0(cifar10_root, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                "--standalone", str(SCRIPT), "--smoke", "--data", str(cifar10_root),
-               "--out", str(out), "--device", "cpu"]
+               "--out", str(out), "--device", "cpu", "--executor", "eager", "--threads", "1"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert sorted(r["name"] for r in results) == ["plain20-cifar10-s0", "resnet20-cifar10-s0"]
+    assert sorted(r["name"] for r in results) == sorted(SMOKE_RUNS)
     # Each rank trained one of the two runs: one summary line per run, not two.
-    assert result.stdout.count("| resnet20 |") == 1
-    assert result.stderr.count("resnet20-cifar10-s0: finished") + result.stdout.count(
-        "resnet20-cifar10-s0: finished") == 1
+    assert result.stdout.count("| resnet20 (smoke) |") == 1
+    finished = f"{SMOKE_RUNS[0]}: finished"
+    assert result.stderr.count(finished) + result.stdout.count(finished) == 1

@@ -3,6 +3,7 @@ the package copy, timm and torch.hub; integrity checks and their error messages.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -69,13 +70,84 @@ def test_unknown_or_mismatched_weights(weights_dir):
         cifarnets.resnet20(weights=3)
 
 
-def test_num_classes_must_match_the_weights(weights_dir):
+def test_another_num_classes_loads_all_but_the_head(weights_dir, caplog):
+    """timm's rule: pretrained body, fresh classifier, said in one log line."""
     make_weights()
-    with pytest.raises(ValueError, match=r"10-class head.*num_classes=100.*model\.fc = "):
-        cifarnets.resnet20(weights="test_v1", num_classes=100)
+    with caplog.at_level("WARNING", logger="cifarnets"):
+        model = cifarnets.resnet20(weights="test_v1", num_classes=100)
+    assert model.fc.out_features == 100 and model.num_classes == 100
+    reference = reference_net().state_dict()
+    body = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    assert all(torch.equal(v, reference[k]) for k, v in body.items())
+    (record,) = caplog.records
+    assert "except its 10-class classifier" in record.getMessage()
+    assert model.pretrained_weights.name == "resnet20.test_v1"
+    assert cifarnets.resnet20(pretrained=True, num_classes=100).fc.out_features == 100
     assert cifarnets.resnet20(weights="test_v1", num_classes=10).num_classes == 10
-    with pytest.raises(ValueError, match="option A shortcuts"):
+    with pytest.raises(ValueError, match="option A shortcuts"):  # a contradiction
         cifarnets.resnet20(weights="test_v1", shortcut="B")
+
+
+def test_transforms_are_the_weights_own(weights_dir):
+    weights, _ = make_weights()
+    transform = weights.transforms()
+    images_u8 = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    expected = cifarnets.data.normalize(images_u8, weights.mean, weights.std)
+    torch.testing.assert_close(transform(images_u8), expected)
+    torch.testing.assert_close(transform(images_u8.float() / 255), expected)
+    torch.testing.assert_close(transform(images_u8[0]), expected[0])
+    with pytest.raises(ValueError, match=r"expected an RGB image tensor"):
+        transform(torch.zeros(2, 1, 32, 32))
+    imagenet = Weights.from_dict({**weights.to_dict(), "mean": (0.485, 0.456, 0.406),
+                                  "std": (0.229, 0.224, 0.225)})
+    assert not torch.allclose(imagenet.transforms()(images_u8), expected)
+
+
+def test_get_model_weights_and_defaults_per_dataset(weights_dir):
+    assert cifarnets.get_model_weights("resnet20") == []
+    own, _ = make_weights(tag="cifar10_v1")
+    other, _ = make_weights(tag="cifar10_v0", default=False)
+    assert {w.name for w in cifarnets.get_model_weights("resnet20")} == {own.name, other.name}
+    assert cifarnets.default_weights("resnet20") == own
+    assert cifarnets.default_weights("resnet20", "cifar100") is None
+    assert own.meta["categories"][0] == "airplane" and own.meta["num_params"] == 269_722
+    with pytest.raises(cifarnets.UnknownModelError):
+        cifarnets.get_model_weights("resnet21")
+
+
+def test_unknown_weights_list_the_accepted_forms(weights_dir):
+    make_weights()
+    with pytest.raises(UnknownWeightsError) as excinfo:
+        cifarnets.resnet20(weights="nonsense")
+    message = str(excinfo.value)
+    assert '"DEFAULT"' in message and "arch.tag" in message and "resnet20.test_v1" in message
+
+
+def test_load_weights_file_describes_the_file_it_loaded(weights_dir, tmp_path):
+    make_weights()
+    model = cifarnets.resnet20(weights="test_v1")
+    path = tmp_path / "other.safetensors"
+    from cifarnets._safetensors import canonical_bytes
+
+    path.write_bytes(canonical_bytes(reference_net(seed=5).state_dict(),
+                                     {"arch": "resnet20", "dataset": "cifar10"}))
+    cifarnets.load_weights_file(model, path)
+    described = model.pretrained_weights
+    assert described.tag == "local" and described.source["path"] == str(path.resolve())
+    assert described.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert described.arch == "resnet20" and described.mean == DATASETS["cifar10"].mean
+
+
+def test_a_file_of_another_net_with_the_same_shapes_is_refused(tmp_path):
+    from cifarnets._safetensors import canonical_bytes
+
+    path = tmp_path / "resnet20.safetensors"
+    path.write_bytes(canonical_bytes(reference_net().state_dict(), {"arch": "resnet20"}))
+    plain = cifarnets.plain20()
+    before = {k: v.clone() for k, v in plain.state_dict().items()}
+    with pytest.raises(WeightsIntegrityError, match="holds weights of resnet20.*net is plain20"):
+        cifarnets.load_weights_file(plain, path)
+    assert all(torch.equal(before[k], v) for k, v in plain.state_dict().items())
 
 
 def test_file_that_does_not_fit_the_net_is_refused(weights_dir):
@@ -114,7 +186,8 @@ def test_corrupted_package_copy(weights_dir):
     weights, data = make_weights()
     path = weights_dir / weights.filename
     path.write_bytes(data[:-10] + b"x" * 10)
-    with pytest.raises(WeightsIntegrityError, match=r"has sha256 .* expected .*reinstall"):
+    with pytest.raises(WeightsIntegrityError,
+                       match=r"has sha256 .* expected .*Fix: fix or replace it"):
         cifarnets.resnet20(weights="test_v1")
     path.write_bytes(data[:1000])
     with pytest.raises(WeightsIntegrityError, match="is 1,000 bytes.*truncated"):
@@ -156,25 +229,119 @@ def test_hub_and_package_serve_the_same_bytes(weights_dir, fake_hub, monkeypatch
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_corrupted_cached_file_is_an_error_naming_file_and_fix(weights_dir, fake_hub, damage):
-    weights, data = make_weights(hub=fake_hub, package_copy=True)
+def test_a_damaged_cached_file_is_downloaded_again(weights_dir, fake_hub, damage):
+    weights, data = make_weights(hub=fake_hub, package_copy=False)
     cifarnets.resnet20(weights="test_v1")
     (snapshot,) = Path(constants.HF_HUB_CACHE).rglob("model.safetensors")
     blob = snapshot.resolve()
     damaged = data[:-1] + bytes([data[-1] ^ 1]) if damage == "flip" else data[: len(data) // 2]
     blob.chmod(0o644)
     blob.write_bytes(damaged)
+    with pytest.warns(UserWarning, match="cached copy was damaged.*downloaded it again"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    assert blob.read_bytes() == data
+
+
+def test_a_damaged_cache_with_the_hub_down_names_the_file_and_fix(weights_dir, fake_hub):
+    weights, data = make_weights(hub=fake_hub, package_copy=False)
+    cifarnets.resnet20(weights="test_v1")
+    (snapshot,) = Path(constants.HF_HUB_CACHE).rglob("model.safetensors")
+    snapshot.resolve().chmod(0o644)
+    snapshot.resolve().write_bytes(data[:1000])
+    fake_hub.stop()
     with pytest.raises(WeightsIntegrityError) as excinfo:
         cifarnets.resnet20(weights="test_v1")
     message = str(excinfo.value)
-    assert str(snapshot) in message and "delete" in message and "models--" in message
-    assert ("sha256" in message) if damage == "flip" else ("truncated" in message)
+    assert str(snapshot) in message and "truncated" in message and "rm -r" in message
+    assert "models--" in message
+
+
+def test_a_hub_that_serves_other_bytes_gives_way_to_the_package(weights_dir, fake_hub):
+    weights, data = make_weights(hub=fake_hub, package_copy=True)
+    # The pinned commit now serves other bytes (a rewritten history): not a cache problem.
+    fake_hub._repos[weights.hub_repo].commits[weights.hub_revision]["model.safetensors"] = \
+        data[:-1] + b"\x00"
+    with pytest.warns(UserWarning, match="does not match the published sha256 even when "
+                                         "downloaded again.*using the copy shipped"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    (weights_dir / weights.filename).unlink()
+    with pytest.raises(WeightsUnavailableError, match="deleting the cache will not help"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_a_hub_that_dies_mid_download_gives_way_to_the_package(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=True)
+    fake_hub.die_mid_download = True
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="cannot reach.*using the copy shipped"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net()) and time.monotonic() - start < 15
+
+
+def test_a_hub_that_dies_mid_download_without_a_package_copy(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.die_mid_download = True
+    with pytest.raises(WeightsUnavailableError, match="cannot reach.*Fix: connect"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_a_single_503_is_retried(weights_dir, fake_hub):
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.fail_next(503)
+    model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+    fake_hub.fail_next(503, count=10)
+    Path(constants.HF_HUB_CACHE).rename(Path(constants.HF_HUB_CACHE + ".moved"))
+    with pytest.raises(WeightsUnavailableError, match="answered HTTP 503 3 times.*Fix: connect"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_an_invalid_repo_id_is_a_weights_error(weights_dir, fake_hub):
+    weights, _ = make_weights(hub=fake_hub, package_copy=False)
+    from cifarnets.publish import read_folder, write_manifest
+
+    table, defaults = read_folder(weights_dir)
+    bad = Weights.from_dict({**weights.to_dict(), "hub_repo": "not a/valid//id"})
+    write_manifest(weights_dir, {bad.name: bad}, defaults)
+    with pytest.raises(WeightsUnavailableError, match="invalid Hub repo id.*Fix: upgrade"):
+        cifarnets.resnet20(weights="test_v1")
+
+
+def test_a_corrupt_file_in_a_private_folder_says_to_fix_that_folder(weights_dir):
+    weights, data = make_weights()
+    (weights_dir / weights.filename).write_bytes(data[:-3] + b"abc")
+    with pytest.raises(WeightsIntegrityError, match="CIFARNETS_PRETRAINED_DIR") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    assert "reinstall" not in str(excinfo.value)
+
+
+def test_builders_pass_cache_dir_and_identify_the_library(weights_dir, fake_hub, tmp_path,
+                                                         monkeypatch):
+    make_weights(hub=fake_hub, package_copy=False)
+    import huggingface_hub
+
+    seen = {}
+    real = huggingface_hub.hf_hub_download
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
+    cifarnets.resnet20(weights="test_v1", cache_dir=str(tmp_path / "mine"))
+    assert seen["library_name"] == "cifarnets"
+    assert seen["library_version"] == cifarnets.__version__
+    assert list((tmp_path / "mine").rglob("model.safetensors"))
 
 
 def test_unknown_revision(weights_dir, fake_hub):
     weights, _ = make_weights(hub=fake_hub, package_copy=True)
     repinned = Weights.from_dict({**weights.to_dict(), "hub_revision": "f" * 40})
-    cifarnets.weights.write_manifest({weights.name: repinned}, {"resnet20": "test_v1"})
+    from cifarnets.publish import write_manifest
+
+    write_manifest(weights_dir, {weights.name: repinned}, {"resnet20": {"cifar10": "test_v1"}})
     # With a packaged copy the load goes on, and says why it did not use the Hub ...
     with pytest.warns(UserWarning, match="RevisionNotFoundError.*using the copy shipped"):
         model = cifarnets.resnet20(weights="test_v1")
