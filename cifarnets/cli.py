@@ -3,6 +3,7 @@
     cifarnets list [PATTERN]             every net with its exact size and published error
     cifarnets info NAME                  one net: architecture, weights, how they were made
     cifarnets eval NAME [--data ROOT]    test error on CIFAR (default: the shipped sample)
+    cifarnets convert akamaster SRC OUT  another project's checkpoint as cifarnets weights
     cifarnets publish ...                write (and upload) the Hub repos of the weights
 """
 
@@ -23,6 +24,7 @@ from .weights import (
     default_weights,
     get_weights,
     list_weights,
+    load_checked,
     load_weights_file,
 )
 
@@ -129,7 +131,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif weights_arg.endswith(".safetensors"):
         model = load_weights_file(get_model(args.model, num_classes=spec.num_classes),
                                   weights_arg)
-        mean, std = spec.mean, spec.std
+        # The normalisation the file records (converted checkpoints carry their own).
+        mean, std = model.pretrained_weights.mean, model.pretrained_weights.std
         label = f"weights from {weights_arg}"
     else:
         model = get_model(args.model, weights=weights_arg)
@@ -165,6 +168,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(f"test error: {result.error:.2f} % ({result.errors:,} / {result.total:,})")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ._safetensors import atomic_write, canonical_bytes
+    from .convert import convert_akamaster_file
+
+    model_info(args.arch)  # an unknown name fails before reading anything
+    if args.out.suffix != ".safetensors":
+        raise ValueError(f"OUT must end in .safetensors, got {args.out}")
+    if args.out.exists() and not args.force:
+        raise ValueError(f"{args.out} exists; pass --force to overwrite it")
+    state, meta = convert_akamaster_file(args.src, args.arch)
+    # Prove the file loads into the net before writing it (a shape the net lacks fails).
+    load_checked(get_model(args.arch, num_classes=int(meta["num_classes"])), state, str(args.src))
+    atomic_write(args.out, canonical_bytes(state, meta))
+    print(f"wrote {args.out}: {args.arch}, {meta['num_classes']} classes, trained with "
+          f"mean {meta['mean']} std {meta['std']} (recorded in the file; `cifarnets eval "
+          f"{args.arch} --weights {args.out} --data ROOT` uses them)")
     return 0
 
 
@@ -208,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
                         f"suggestion: {default_data_root()})")
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("convert", help="another project's checkpoint as a cifarnets weights file")
+    p.add_argument("kind", choices=["akamaster"],
+                   help="whose checkpoint: akamaster = akamaster/pytorch_resnet_cifar10")
+    p.add_argument("src", type=Path, help="the checkpoint (.th / .pt)")
+    p.add_argument("out", type=Path, help="the weights file to write (.safetensors)")
+    p.add_argument("--arch", required=True, help="the net it is, e.g. resnet56")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.set_defaults(func=cmd_convert)
 
     from .publish import add_arguments as add_publish_arguments
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from ._registry import get_model, model_info
 from ._safetensors import atomic_write, canonical_bytes
+from .convert import AKAMASTER_MEAN, AKAMASTER_STD, ConversionError, convert_akamaster_file
 from .data import CATEGORIES, DataError, get_dataset_spec, load_split
 from .evaluate import evaluate
 from .reference import REFERENCES, tolerance
@@ -243,8 +244,8 @@ PORTS: dict[str, dict[str, Any]] = {
         "commit": "d5489e8995e81e91ce6b1d69dcc98ad579b0b153",
         "license": "BSD-2-Clause",
         "copyright": "Copyright (c) 2018, Yerlan Idelbayev",
-        "mean": (0.485, 0.456, 0.406),  # ImageNet's: what the peer trained with
-        "std": (0.229, 0.224, 0.225),
+        "mean": AKAMASTER_MEAN,  # ImageNet's: what the peer trained with
+        "std": AKAMASTER_STD,
         "recipe": {
             "name": "akamaster",
             "description": "200 epochs, SGD momentum 0.9, batch 128, lr 0.1 divided by 10 at "
@@ -262,7 +263,6 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
              folder: Path | None = None, org: str = DEFAULT_ORG, make_default: bool = True,
              device: str = "cpu", replace: bool = False) -> Weights:
     """Package a peer's checkpoint, converted exactly, with its source and license."""
-    from .convert import convert_akamaster, load_akamaster_checkpoint
 
     if kind not in PORTS:
         raise PublishError(f"unknown source {kind!r}; known: {', '.join(PORTS)}")
@@ -272,12 +272,11 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
     _check_writable(folder)
     table, defaults = read_folder(folder)
     replaced = _check_replace(table, name, replace)
-    state = convert_akamaster(load_akamaster_checkpoint(src), arch)
-    num_classes = int(state["fc.weight"].shape[0])
-    dataset = "cifar10" if num_classes == 10 else "cifar100"
-    meta = {"format": "pt", "arch": arch, "dataset": dataset, "num_classes": str(num_classes),
-            "mean": json.dumps(port["mean"]), "std": json.dumps(port["std"]),
-            "converted_from": f"{kind}: {Path(src).name}"}
+    try:
+        state, meta = convert_akamaster_file(src, arch)
+    except ConversionError as e:
+        raise PublishError(str(e)) from None
+    num_classes, dataset = int(meta["num_classes"]), meta["dataset"]
     data = canonical_bytes(state, meta)
     staged = folder / f".{name}.staged{os.getpid()}.safetensors"
     atomic_write(staged, data)
