@@ -48,14 +48,20 @@ def test_info(capsys):
     data = json.loads(out)
     assert data["model"]["report_label"] == "ResNet-110"
     assert data["model"]["num_params"] == 1_704_154 and data["weights"] == []
-    code, out, _ = run(capsys, "info", "resnet20")
+    code, out, _ = run(capsys, "info", "resnet110")
     assert "none published yet" in out and "option A" in out
+    code, out, _ = run(capsys, "info", "resnet20")
+    assert "resnet20.cifar10_akamaster (DEFAULT): test error 8.27 %" in out
 
 
 def test_eval_on_the_shipped_sample_is_labelled(capsys):
-    code, out, _ = run(capsys, "eval", "resnet20")
+    code, out, _ = run(capsys, "eval", "plain20")
     assert code == 0
     assert "RANDOM init weights (no published weights yet" in out
+    assert "test SAMPLE shipped with cifarnets (1,000 of 10,000 images" in out
+    code, out, _ = run(capsys, "eval", "resnet20")
+    assert code == 0
+    assert "weights resnet20.cifar10_akamaster (published test error 8.27 %)" in out
     assert "test SAMPLE shipped with cifarnets (1,000 of 10,000 images" in out
     assert "test error:" in out and "/ 1,000)" in out
 
@@ -89,8 +95,8 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
     assert code == 2 and "unknown model 'resnet21'. Did you mean 'resnet20'?" in err
     code, _, err = run(capsys, "eval", "resnet20", "--data", str(tmp_path))
     assert code == 2 and "cifar10 not found" in err and "Fix:" in err
-    code, _, err = run(capsys, "eval", "resnet20", "--weights", "DEFAULT")
-    assert code == 2 and "no pretrained weights are published for resnet20" in err
+    code, _, err = run(capsys, "eval", "plain20", "--weights", "DEFAULT")
+    assert code == 2 and "no pretrained weights are published for plain20" in err
     code, _, err = run(capsys, "eval", "resnet20", "--weights", str(tmp_path / "x.safetensors"))
     assert code == 2 and "does not exist" in err
     with pytest.raises(SystemExit):

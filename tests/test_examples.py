@@ -14,9 +14,12 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_evaluate_cifar10_on_the_sample():
-    result = run("examples/evaluate_cifar10.py", "resnet20", "--limit", "200")
+    result = run("examples/evaluate_cifar10.py", "plain20", "--limit", "200")
     assert result.returncode == 0, result.stderr
     assert "RANDOM init" in result.stdout and "on 200 images of the shipped sample" in result.stdout
+    result = run("examples/evaluate_cifar10.py", "resnet56", "--limit", "200")
+    assert result.returncode == 0, result.stderr
+    assert "weights resnet56.cifar10_akamaster" in result.stdout
 
 
 def test_evaluate_cifar10_on_the_real_test_set(cifar10_root):

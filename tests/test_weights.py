@@ -27,7 +27,7 @@ from cifarnets import (
 )
 from cifarnets.cli import main as cli_main
 from cifarnets.data import DATASETS
-from cifarnets.weights import load_state_dict
+from cifarnets.weights import load_state_dict, read_safetensors
 
 
 def reference_net(arch: str = "resnet20", seed: int = 0) -> torch.nn.Module:
@@ -461,9 +461,18 @@ def check_metadata(weights: Weights) -> None:
     assert sum(p.numel() for p in model.parameters()) == weights.num_params
     assert weights.num_params == info.num_params + (weights.num_classes - 10) * (
         info.num_features + 1)
-    assert (weights.mean, weights.std) == (DATASETS[weights.dataset].mean,
-                                           DATASETS[weights.dataset].std)
-    assert weights.test_error is not None and weights.recipe.get("command")
+    if weights.ported:
+        # Ported weights keep the normalisation they were trained with, and say where
+        # they come from, under which license, and how their checkpoint was chosen.
+        assert {"repository", "commit", "file", "file_sha256", "license",
+                "copyright"} <= set(weights.source)
+        assert weights.license == weights.source["license"]
+        assert "selected_on_test" in weights.metrics
+    else:
+        assert (weights.mean, weights.std) == (DATASETS[weights.dataset].mean,
+                                               DATASETS[weights.dataset].std)
+        assert weights.recipe.get("command")
+    assert weights.test_error is not None
     assert weights.hub_repo.endswith(f"/{weights.name}")
     assert weights.report_label == info.report_label and weights.family == info.family
 
@@ -480,23 +489,35 @@ def test_metadata_check_catches_a_false_entry(weights_dir):
 @pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
     None, marks=pytest.mark.skip(reason="no weights are published yet"))])
 def test_packaged_weights_match_their_metadata(name):
-    check_metadata(cifarnets.get_weights(name))
+    weights = cifarnets.get_weights(name)
+    check_metadata(weights)
+    # Published numbers are full-test-set numbers, and the file itself records the
+    # normalisation the manifest promises (what `eval --weights FILE` reads).
+    assert weights.metrics.get("test_images") == 10_000
+    _, file_meta = read_safetensors(cifarnets.weights.fetch(weights), name)
+    assert file_meta["arch"] == weights.arch and file_meta["dataset"] == weights.dataset
+    assert tuple(json.loads(file_meta["mean"])) == weights.mean
+    assert tuple(json.loads(file_meta["std"])) == weights.std
 
 
 @pytest.mark.slow
 def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path, capsys):
     """The chain the v1 weights will take: train -> publish add -> load -> re-check."""
-    from cifarnets.train import TrainConfig, train
-
     from cifarnets.evaluate import evaluate
+    from cifarnets.training import RunSpec, get_recipe, train
 
     runs = tmp_path / "runs"
-    configs = [TrainConfig(model="resnet20", seed=seed, epochs=1, batch_size=64,
-                           train_subset=256, test_subset=128) for seed in (0, 1)]
-    train(configs, data_root=cifar10_root, out_dir=runs, progress=False, command="made here")
-    run_dirs = [str(runs / c.name) for c in configs]
+    recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
+    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=128)
+             for seed in (0, 1)]
+    train(specs, data_root=cifar10_root, out_dir=runs, command="made here")
+    run_dirs = [str(runs / s.name) for s in specs]
+    # A check run is not its recipe's experiment: publishing it needs the explicit flag.
+    code = cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
+                     str(cifar10_root)])
+    assert code == 2 and "--allow-partial" in capsys.readouterr().err
     assert cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
-                     str(cifar10_root)]) == 0
+                     str(cifar10_root), "--allow-partial"]) == 0
     assert "added resnet20.smoke_v1: test error" in capsys.readouterr().out
     weights = cifarnets.get_weights("resnet20.smoke_v1")
     assert weights.metrics["seeds"] == [0, 1] and "test_error_std" in weights.metrics
@@ -511,10 +532,10 @@ def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path
     result = evaluate(model, images, labels, mean=weights.mean, std=weights.std)
     assert abs(result.error - weights.test_error) <= 0.05
     # A run without its weights, or not finished, cannot be published.
-    (runs / configs[0].name / "weights.safetensors").unlink()
+    (runs / specs[0].name / "weights.safetensors").unlink()
     code = cli_main(["publish", "add", run_dirs[0], "--tag", "x", "--data", str(cifar10_root)])
     assert code == 2 and "has no weights.safetensors" in capsys.readouterr().err
-    summary = runs / configs[1].name / "summary.json"
+    summary = runs / specs[1].name / "summary.json"
     summary.write_text(summary.read_text().replace('"finished"', '"diverged"'))
     code = cli_main(["publish", "add", run_dirs[1], "--tag", "x", "--data", str(cifar10_root)])
     assert code == 2 and "status is 'diverged'" in capsys.readouterr().err
