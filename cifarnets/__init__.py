@@ -7,7 +7,9 @@
 ['resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet1202', 'resnet83', 'resnet164']
 """
 
-from . import _timm  # noqa: F401  (registers cifar_<name> with timm.create_model)
+from . import _timm
+
+_timm.register()  # cifar_<name> for timm.create_model
 from ._registry import ModelInfo, UnknownModelError, get_model, list_models, model_info
 from ._version import __version__
 from .data import DATASETS, DataError, load_split, load_test_sample

@@ -1,58 +1,84 @@
 """Make every net creatable with ``timm.create_model("cifar_<name>")``.
 
-timm only creates nets that are in its own registry, so importing cifarnets registers
-one thin entrypoint per net. The ``cifar_`` prefix keeps patterns such as
-``timm.list_models("resnet20*")`` from mixing these nets with timm's ImageNet ResNets
-(resnet200), and vice versa. Weights still come through cifarnets (sha256-checked):
+timm only creates nets that are in its own registry, so cifarnets registers one thin
+entrypoint per net, with a pretrained config per published weight (so that
+``timm.list_pretrained("cifar_*")`` lists them). The ``cifar_`` prefix keeps patterns
+such as ``timm.list_models("resnet20*")`` from mixing these nets with timm's ImageNet
+ResNets (resnet200), and vice versa. Weights still come through cifarnets
+(sha256-checked):
 
 >>> import cifarnets, timm
->>> model = timm.create_model("cifar_resnet56", pretrained=True)          # DEFAULT weights
->>> model = timm.create_model("cifar_resnet56.cifar10_v1", pretrained=True)  # a tag
+>>> model = timm.create_model("cifar_resnet56", pretrained=True)                 # DEFAULT
+>>> model = timm.create_model("cifar_resnet56.cifar10_akamaster", pretrained=True)  # a tag
+>>> model = timm.create_model("cifar_resnet56", features_only=True)   # stem + 3 stages
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import Any
 
-from timm.models import register_model
 from torch import nn
-
-from . import resnet  # noqa: F401  (registers the builders listed below)
-from ._registry import get_model, list_models
-from .data import DATASETS
 
 TIMM_PREFIX = "cifar_"
 
 
+def _tag_from_cfg(name: str, cfg: Any) -> tuple[str | None, str | None]:
+    """(cifarnets tag, Hub repo) named by what timm passes as ``pretrained_cfg``: a tag
+    string, or a config dict/PretrainedCfg (from ``hf-hub:`` or a registered tag)."""
+    if cfg is None:
+        return None, None
+    if isinstance(cfg, str):
+        return cfg or None, None
+    cfg = cfg if isinstance(cfg, dict) else cfg.to_dict()
+    return cfg.get("tag") or None, cfg.get("hf_hub_id") or None
+
+
 def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
+    from ._registry import get_model
+    from .weights import list_weights, load_weights_file
+
     def entrypoint(
         pretrained: bool = False,
-        pretrained_cfg: str | None = None,
+        pretrained_cfg: Any = None,
         pretrained_cfg_overlay: dict | None = None,
         cache_dir: str | None = None,
+        features_only: bool = False,
+        out_indices: tuple[int, ...] | None = None,
+        global_pool: str | None = None,
+        in_chans: int = 3,
         **kwargs,
     ) -> nn.Module:
-        if pretrained_cfg_overlay or cache_dir:
-            raise ValueError(
-                "cifarnets nets take neither pretrained_cfg_overlay nor cache_dir; weights "
-                "are cached by huggingface_hub (set HF_HUB_CACHE to move the cache)"
-            )
-        tag = pretrained_cfg if isinstance(pretrained_cfg, str) and pretrained_cfg else None
-        weights = (tag or "DEFAULT") if pretrained else None
-        model = get_model(name, weights=weights, **kwargs)
-        loaded = getattr(model, "pretrained_weights", None)
-        dataset = DATASETS["cifar100" if model.num_classes == 100 else "cifar10"]
-        # What timm.data.resolve_data_config reads to build matching transforms.
-        model.pretrained_cfg = {
-            "architecture": TIMM_PREFIX + name,
-            "tag": loaded.tag if loaded else tag,
-            "num_classes": model.num_classes,
-            "input_size": (3, 32, 32),
-            "crop_pct": 1.0,
-            "interpolation": "bilinear",
-            "mean": loaded.mean if loaded else dataset.mean,
-            "std": loaded.std if loaded else dataset.std,
-        }
+        tag, hub_repo = _tag_from_cfg(name, pretrained_cfg)
+        published = tag is not None and f"{name}.{tag}" in list_weights(f"{name}.*")
+        if pretrained and hub_repo and not published:
+            # A Hub repo cifarnets does not list (e.g. your own `publish hub` upload):
+            # its model.safetensors, through huggingface_hub's cache, then checked.
+            from huggingface_hub import hf_hub_download
+
+            model = get_model(name, **kwargs)
+            load_weights_file(model, hf_hub_download(hub_repo, "model.safetensors",
+                                                     cache_dir=cache_dir,
+                                                     library_name="cifarnets"))
+        else:
+            weights = (tag or "DEFAULT") if pretrained else None
+            model = get_model(name, weights=weights, cache_dir=cache_dir, **kwargs)
+            if not pretrained and tag:  # the tag's data config, for training from scratch
+                model.pretrained_cfg = _cfg(name, _weights_or_none(f"{name}.{tag}"))
+        if global_pool is not None:
+            _set_pool(model, global_pool)
+        if in_chans != 3:
+            _adapt_input_channels(model, in_chans)
+        if pretrained_cfg_overlay:
+            model.pretrained_cfg = {**model.pretrained_cfg, **pretrained_cfg_overlay}
+        if features_only:
+            from timm.models import FeatureListNet
+
+            levels = len(model.feature_info)
+            features = FeatureListNet(model, out_indices=out_indices or tuple(range(levels)))
+            features.pretrained_cfg = features.default_cfg = model.pretrained_cfg
+            return features
         return model
 
     entrypoint.__name__ = entrypoint.__qualname__ = TIMM_PREFIX + name
@@ -61,5 +87,81 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     return entrypoint
 
 
-for _name in list_models():
-    register_model(_make_entrypoint(_name))
+def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:
+    """A stem for ``in_chans``-channel input; trained RGB filters are adapted as timm
+    adapts them (summed for 1 channel, repeated and rescaled for more)."""
+    import torch
+    from timm.models import adapt_input_conv
+
+    old = model.conv1
+    new = nn.Conv2d(in_chans, old.out_channels, 3, padding=1, bias=False)
+    with torch.no_grad():
+        new.weight.copy_(adapt_input_conv(in_chans, old.weight))
+    model.conv1 = new
+    model.pretrained_cfg = {**model.pretrained_cfg, "input_size": (in_chans, 32, 32)}
+
+
+def _set_pool(model: nn.Module, global_pool: str) -> None:
+    from .resnet import _POOLS
+
+    if global_pool not in _POOLS:
+        raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got {global_pool!r}")
+    model.global_pool = global_pool
+
+
+def _weights_or_none(full_name: str):
+    from .weights import get_weights
+
+    try:
+        return get_weights(full_name)
+    except Exception:
+        return None
+
+
+def _cfg(arch: str, weights: Any) -> dict[str, Any]:
+    """timm's pretrained config of ``arch`` with ``weights`` (or none)."""
+    from .resnet import pretrained_cfg_for
+
+    cfg = pretrained_cfg_for(arch, weights)
+    if weights is not None:
+        cfg["hf_hub_id"] = weights.hub_repo  # has_weights: what list_pretrained lists
+    return cfg
+
+
+def default_cfgs() -> dict[str, Any]:
+    """timm's ``default_cfgs`` for every net: one entry per published weight (the
+    DEFAULT first), or one without weights."""
+    from timm.models import generate_default_cfgs
+
+    from ._registry import list_models
+    from .weights import default_weights, get_weights, list_weights
+
+    cfgs: dict[str, Any] = {}
+    for arch in list_models():
+        default = default_weights(arch)
+        names = sorted(list_weights(f"{arch}.*"),
+                       key=lambda n: (default is None or n != default.name, n))
+        if not names:
+            cfgs[TIMM_PREFIX + arch] = _cfg(arch, None)
+        for full_name in names:
+            weights = get_weights(full_name)
+            cfgs[f"{TIMM_PREFIX}{arch}.{weights.tag}"] = _cfg(arch, weights)
+    return generate_default_cfgs(cfgs)
+
+
+def register() -> None:
+    """Register every net (and its published weights' configs) with timm, once."""
+    from timm.models import is_model, register_model
+
+    from . import resnet  # noqa: F401  (registers the builders)
+    from ._registry import list_models
+
+    module = sys.modules[__name__]
+    if getattr(module, "_registered", False):
+        return
+    # timm's register_model reads the cfgs from the entrypoint's module.
+    module.default_cfgs = default_cfgs()
+    for name in list_models():
+        if not is_model(TIMM_PREFIX + name):
+            register_model(_make_entrypoint(name))
+    module._registered = True

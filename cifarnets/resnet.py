@@ -22,9 +22,10 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ._registry import model_info, register_model
-from .weights import Weights, get_weights, load_checked, load_state_dict
+from .weights import Weights, arch_of, get_weights, load_checked, load_state_dict
 
 __all__ = [
     "BasicBlock",
@@ -168,8 +169,19 @@ class CifarResNet(nn.Module):
         blocks_per_stage: ``n``, the number of blocks in each of the three stages.
         shortcut: ``"A"`` (identity, zero-padding at shape changes), ``"B"`` (1x1
             projection at shape changes) or ``None`` (no shortcuts: a plain net).
-        num_classes: size of the classifier output (10 for CIFAR-10, 100 for CIFAR-100).
+        num_classes: size of the classifier output (10 for CIFAR-10, 100 for CIFAR-100;
+            0: no classifier, the net returns its pooled features).
+        global_pool: ``"avg"`` (the paper's), ``"max"``, or ``""`` for none (with
+            ``num_classes=0`` the net then returns the unpooled last feature map).
+
+    It follows timm's model contract (``forward_features`` returns the unpooled map,
+    ``forward_head`` pools and classifies, ``reset_classifier``, ``feature_info``,
+    ``forward_intermediates``, ``pretrained_cfg``), so timm's tools work on it as on
+    timm's own nets.
     """
+
+    # Computed from the net and its weights; TorchScript must not compile them.
+    __jit_unused_properties__ = ["pretrained_cfg", "default_cfg"]
 
     def __init__(
         self,
@@ -178,6 +190,7 @@ class CifarResNet(nn.Module):
         *,
         shortcut: Shortcut,
         num_classes: int = 10,
+        global_pool: str = "avg",
     ) -> None:
         super().__init__()
         if block not in _BLOCKS:
@@ -189,11 +202,13 @@ class CifarResNet(nn.Module):
             )
         if not isinstance(blocks_per_stage, int) or blocks_per_stage < 1:
             raise ValueError(f"blocks_per_stage must be a positive int, got {blocks_per_stage!r}")
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
             raise ValueError(
-                f"num_classes must be a positive int (10 for CIFAR-10, 100 for CIFAR-100), "
-                f"got {num_classes!r}"
+                f"num_classes must be an int >= 0 (10 for CIFAR-10, 100 for CIFAR-100, 0 for "
+                f"no classifier: the pooled features), got {num_classes!r}"
             )
+        if global_pool not in _POOLS:
+            raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got {global_pool!r}")
         block_cls = _BLOCKS[block]
         self.block = block
         self.blocks_per_stage = blocks_per_stage
@@ -213,8 +228,16 @@ class CifarResNet(nn.Module):
                 in_channels = width * block_cls.expansion
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
+        self.num_features = self.head_hidden_size = in_channels
+        self.global_pool = global_pool
+        self.fc = nn.Linear(in_channels, num_classes) if num_classes else nn.Identity()
+        self.grad_checkpointing = False
+        # Where each level's output comes from (timm's feature_info: stem, then stages).
+        self.feature_info = [dict(num_chs=STAGE_WIDTHS[0], reduction=1, module="relu")] + [
+            dict(num_chs=w * block_cls.expansion, reduction=2**i, module=f"layer{i + 1}")
+            for i, w in enumerate(STAGE_WIDTHS)
+        ]
+        self._pretrained_cfg: dict | None = None
         self.reset_parameters()
 
     @property
@@ -236,14 +259,161 @@ class CifarResNet(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    # -- forward, split as timm splits it --------------------------------------------------
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled features before the classifier, shape (N, C)."""
+        """The last feature map, unpooled: (N, num_features, H/4, W/4)."""
         x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return torch.flatten(self.avgpool(x), 1)
+        if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
+            return self._checkpointed_stages(x)
+        return self.layer3(self.layer2(self.layer1(x)))
+
+    @torch.jit.unused
+    def _checkpointed_stages(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in (self.layer1, self.layer2, self.layer3):
+            x = checkpoint(stage, x, use_reentrant=False)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the feature map and classify it; ``pre_logits``: stop before ``fc``."""
+        if self.global_pool == "avg":
+            x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        elif self.global_pool == "max":
+            x = F.adaptive_max_pool2d(x, 1).flatten(1)
+        return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        # Other tensors than the described weights (timm's checkpoint_path=, a user's
+        # file): drop the description; cifarnets' own loaders set it again afterwards.
+        self.__dict__.pop("pretrained_weights", None)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    # -- the rest of timm's contract --------------------------------------------------------
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new, randomly initialised ``fc`` with ``num_classes`` outputs (0: none)."""
+        if global_pool is not None:
+            if global_pool not in _POOLS:
+                raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got "
+                                 f"{global_pool!r}")
+            self.global_pool = global_pool
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        if num_classes:
+            nn.init.kaiming_normal_(self.fc.weight)
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage's activations in the backward pass (less memory)."""
+        self.grad_checkpointing = enable
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """The outputs of the stem and the three stages (``feature_info``'s levels).
+
+        ``indices``: which levels (a list, negatives from the end) or the last n (an int);
+        default all. Returns ``(final features, intermediates)``, or only the
+        intermediates with ``intermediates_only``, as timm's nets do.
+        """
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
+        take = _take_indices(len(self.feature_info), indices)
+        intermediates = []
+        x = self.relu(self.bn1(self.conv1(x)))
+        if 0 in take:
+            intermediates.append(x)
+        stages = (self.layer1, self.layer2, self.layer3)
+        last = max(take) if stop_early else len(stages)
+        for i, stage in enumerate(stages[:last], start=1):
+            x = stage(x)
+            if i in take:
+                intermediates.append(x)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
+    def prune_intermediate_layers(self, indices: int | list[int] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> list[int]:
+        """Drop the stages after the last level in ``indices`` (and the head)."""
+        take = _take_indices(len(self.feature_info), indices)
+        for i in range(max(take) + 1, len(self.feature_info)):
+            setattr(self, f"layer{i}", nn.Identity())
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take
+
+    @property
+    def pretrained_cfg(self) -> dict:
+        """timm's description of the net's input and weights (``resolve_data_config``
+        reads it): the loaded weights' normalisation, or the data set's."""
+        if self._pretrained_cfg is not None:
+            return self._pretrained_cfg
+        return pretrained_cfg_for(arch_of(self), getattr(self, "pretrained_weights", None),
+                                  self.num_classes)
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, cfg: dict | None) -> None:
+        self._pretrained_cfg = cfg
+
+    @property
+    def default_cfg(self) -> dict:  # timm's older name for pretrained_cfg
+        return self.pretrained_cfg
+
+
+_POOLS = ("avg", "max", "")
+
+
+def pretrained_cfg_for(arch: str | None, weights: Weights | None,
+                       num_classes: int | None = None) -> dict:
+    """timm's pretrained config of a net with ``weights`` (or none): input, pooling,
+    layer names, and the normalisation the weights were trained with."""
+    from .data import DATASETS
+
+    if num_classes is None:
+        num_classes = weights.num_classes if weights else 10
+    dataset = DATASETS[weights.dataset if weights else
+                       ("cifar100" if num_classes == 100 else "cifar10")]
+    return {
+        "architecture": f"cifar_{arch}" if arch else None,
+        "tag": weights.tag if weights else None,
+        "num_classes": num_classes,
+        "input_size": (3, 32, 32),
+        "pool_size": (8, 8),
+        "crop_pct": 1.0,
+        "interpolation": "bilinear",
+        "mean": tuple(weights.mean) if weights else dataset.mean,
+        "std": tuple(weights.std) if weights else dataset.std,
+        "first_conv": "conv1",
+        "classifier": "fc",
+        "license": weights.license if weights else None,
+    }
+
+
+def _take_indices(levels: int, indices: int | list[int] | None) -> list[int]:
+    """timm's feature_take_indices: None -> all, n -> the last n, a list -> those."""
+    if indices is None:
+        return list(range(levels))
+    if isinstance(indices, int):
+        if not 0 < indices <= levels:
+            raise ValueError(f"indices must be 1..{levels} levels, got {indices}")
+        return list(range(levels - indices, levels))
+    take = [i + levels if i < 0 else i for i in indices]
+    if not all(0 <= i < levels for i in take):
+        raise ValueError(f"indices must be in [-{levels}, {levels}), got {list(indices)}")
+    return sorted(take)
 
 
 # -- builders ---------------------------------------------------------------------------
@@ -287,9 +457,10 @@ def _build(
     else:  # fine-tuning on other classes: everything but the classifier, as timm does
         model = CifarResNet(block, blocks_per_stage, shortcut=shortcut, num_classes=num_classes)
         load_checked(model, state_dict, chosen.name, skip=("fc.",))
-        _logger.warning("cifarnets: loaded %s except its %d-class classifier; model.fc is a "
-                        "new %d-class layer (random init), to be trained", chosen.name,
-                        chosen.num_classes, num_classes)
+        if num_classes:
+            _logger.warning("cifarnets: loaded %s except its %d-class classifier; model.fc is "
+                            "a new %d-class layer (random init), to be trained", chosen.name,
+                            chosen.num_classes, num_classes)
     model.pretrained_weights = chosen
     return model
 

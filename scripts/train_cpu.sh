@@ -10,6 +10,8 @@
 #   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
 #
 # Extra arguments for every process go in $TRAIN_ARGS (e.g. "--max-minutes 300").
+# $TRAIN_CORES pins all processes to the listed cores (e.g. "1" keeps core 0 free for
+# interactive work while the runs share core 1); by default each gets its own core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
@@ -20,7 +22,7 @@ tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 2>/dev/null || true)
 cores=$(nproc)
 i=0
 for model in "$@"; do
-  core=$(( (cores - 1 - i) % cores ))
+  core=${TRAIN_CORES:-$(( (cores - 1 - i) % cores ))}
   LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
     "$python" -m cifarnets.reproduce --models "$model" --data "$data" \
     --threads 1 --executor compile ${TRAIN_ARGS:-} \
