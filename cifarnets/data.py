@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-import torchvision
 from safetensors.torch import load_file
 
 __all__ = [
@@ -38,7 +37,13 @@ class DatasetSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     folder: str  # the folder torchvision extracts under the data root
-    torchvision_class: type[torchvision.datasets.CIFAR10]
+    torchvision_name: str  # its class in torchvision.datasets
+
+    @property
+    def torchvision_class(self) -> type:
+        import torchvision.datasets  # seconds to import: only when data is read
+
+        return getattr(torchvision.datasets, self.torchvision_name)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -46,12 +51,12 @@ DATASETS: dict[str, DatasetSpec] = {
     # copied std (0.2023, 0.1994, 0.2010) is wrong: it is not the std of the pixels.
     "cifar10": DatasetSpec(
         "cifar10", 10, (0.4914, 0.4824, 0.4467), (0.2471, 0.2435, 0.2616),
-        "cifar-10-batches-py", torchvision.datasets.CIFAR10,
+        "cifar-10-batches-py", "CIFAR10",
     ),
     # Per-channel mean/std of the CIFAR-100 training pixels, as commonly published.
     "cifar100": DatasetSpec(
         "cifar100", 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-        "cifar-100-python", torchvision.datasets.CIFAR100,
+        "cifar-100-python", "CIFAR100",
     ),
 }
 
