@@ -143,6 +143,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         mean, std = w.mean, w.std
         label = f"weights {w.name} (published test error {w.test_error} %)"
 
+    if args.data is None and args.download:
+        args.data = default_data_root()  # --download asks for the full test set: fetch it there
     if args.data is None:
         if args.dataset != "cifar10":
             raise SystemExit("error: only a CIFAR-10 sample ships with cifarnets; "
@@ -226,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="only the first N test images")
     p.add_argument("--download", action="store_true",
-                   help=f"download the data set into --data if missing (default root "
-                        f"suggestion: {default_data_root()})")
+                   help="download the data set into --data (default with --download: "
+                        f"{default_data_root()}) if it is missing or corrupt")
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
     p.set_defaults(func=cmd_eval)
 

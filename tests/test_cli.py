@@ -107,6 +107,19 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
             main(["eval", "resnet20", "--device", "cuda"])
 
 
+def test_eval_download_without_data_uses_the_default_root(capsys, monkeypatch, tmp_path,
+                                                          cifar10_root, offline):
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default root: ~/.cache/cifarnets/data
+    root = tmp_path / ".cache" / "cifarnets" / "data"
+    code, out, err = run(capsys, "eval", "resnet20", "--download")
+    assert code == 2 and not out, "never the sample instead of the asked-for test set"
+    assert "cannot download cifar10" in err and str(root / "cifar-10-batches-py") in err
+    root.mkdir(parents=True)
+    (root / "cifar-10-batches-py").symlink_to(cifar10_root / "cifar-10-batches-py")
+    code, out, _ = run(capsys, "eval", "resnet20", "--download", "--limit", "100", "--json")
+    assert code == 0 and json.loads(out)["data"].startswith(f"the cifar10 test set at {root}")
+
+
 def test_console_script_and_module_entry_points():
     script = shutil.which("cifarnets", path=str(REPO / ".venv" / "bin")) or shutil.which(
         "cifarnets")

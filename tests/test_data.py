@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -80,15 +79,6 @@ def test_batch(cifar10_root, tmp_path) -> Path:
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     return Path(shutil.copy(cifar10_root / "cifar-10-batches-py" / "test_batch", folder))
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """CIFAR-10's download URL on localhost port 9: refused at once, as an unreachable
-    host is on these machines."""
-    spec = DATASETS["cifar10"]
-    monkeypatch.setitem(DATASETS, "cifar10",
-                        dataclasses.replace(spec, url="http://127.0.0.1:9/cifar.tar.gz"))
 
 
 def damage(batch: Path, fault: str) -> None:
