@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 __all__ = [
     "DATASETS",
+    "DataDownloadError",
     "DataError",
     "DataFile",
     "DatasetSpec",
@@ -90,6 +91,10 @@ _DOWNLOAD_TIMEOUT_S = 10
 
 class DataError(RuntimeError):
     """A data set is missing, corrupt, or not the one asked for."""
+
+
+class DataDownloadError(DataError):
+    """A data set could not be downloaded: its URL is unreachable from this machine."""
 
 
 def default_data_root() -> Path:
@@ -202,7 +207,7 @@ def _check_reachable(spec: DatasetSpec, root: Path) -> None:
         urllib.request.urlopen(urllib.request.Request(spec.url, method="HEAD"),
                                timeout=_DOWNLOAD_TIMEOUT_S).close()
     except (urllib.error.URLError, OSError) as err:
-        raise DataError(
+        raise DataDownloadError(
             f"cannot download {spec.name}: {spec.url} is unreachable ({err}). Fix: connect "
             f"to the internet, or place the extracted data set at {root / spec.folder}."
         ) from err
