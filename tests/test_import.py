@@ -5,6 +5,7 @@ Each check runs in a fresh interpreter, since the test process has imported ever
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -45,3 +46,18 @@ print(any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path))
     assert created == "CifarResNet 10"
     assert listed == "15 ['cifar_resnet20.cifar10_akamaster']"
     assert hook_left == "False", "the import hook removes itself once timm is imported"
+
+
+def test_hubconf_lists_what_import_cifarnets_needs():
+    tree = ast.parse((REPO / "hubconf.py").read_text())
+    (dependencies,) = [ast.literal_eval(node.value) for node in tree.body
+                       if isinstance(node, ast.Assign) and node.targets[0].id == "dependencies"]
+    out = python("""import sys
+import torch
+before = {m.split(".")[0] for m in sys.modules}
+import cifarnets
+print(sorted({m.split(".")[0] for m in sys.modules} - before - set(sys.stdlib_module_names)))
+""")
+    needed = set(ast.literal_eval(out)) - {"cifarnets"}
+    assert needed <= set(dependencies), f"hubconf.dependencies lacks {needed - set(dependencies)}"
+    assert "torch" in dependencies and "timm" not in dependencies
