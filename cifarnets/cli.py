@@ -173,7 +173,7 @@ def _published_weights(arch: str, name: str):
         if name == "DEFAULT":
             raise  # it says that none are published, and what to do
         published = list_weights(f"{arch}.*")
-        example = published[0] if published else f"{arch}.cifar10_v1"
+        example = (published or list_weights() or ["resnet56.cifar10_v1"])[0]
         raise UnknownWeightsError(
             f"unknown --weights {name!r} for {arch}. Accepted: DEFAULT, a tag such as "
             f"{example.split('.', 1)[1]}, a full name such as {example}, a path to a "
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:  # the training program has its own options and exit statuses
+    if argv[:1] == ["train"]:  # the training program parses its own options
         from .reproduce import main as train_main
 
         return train_main(argv[1:], prog="cifarnets train")

@@ -124,15 +124,17 @@ def load_split(
     """
     spec = get_dataset_spec(dataset)
     root = Path(root).expanduser()
+    folder = root / spec.folder
     files = spec.train_files if train else spec.test_files
-    if download and (not (root / spec.folder).is_dir() or _faults(root / spec.folder, files)):
+    faults = _faults(folder, files)
+    if faults and download:
         _download(spec, root)
-    if not (root / spec.folder).is_dir():
+        faults = _faults(folder, files)
+    if not folder.is_dir():
         raise DataError(_missing_message(spec, root))
-    faults = _faults(root / spec.folder, files)
     if faults:
         raise DataError(_corrupt_message(spec, root, faults))
-    batches = [_read_batch(root / spec.folder / f.name) for f in files]
+    batches = [_read_batch(folder / f.name) for f in files]
     images = torch.cat([images for images, _ in batches])
     labels = torch.cat([labels for _, labels in batches])
     return images, labels
@@ -150,9 +152,9 @@ def _faults(folder: Path, files: tuple[DataFile, ...]) -> list[str]:
         if expected.size is not None and size != expected.size:
             faults.append(f"{expected.name}: wrong size, expected {expected.size:,} bytes, "
                           f"got {size:,} (truncated or not the official file)")
-        elif _md5(path) != expected.md5:
+        elif (md5 := _md5(path)) != expected.md5:
             faults.append(f"{expected.name}: md5 mismatch, expected {expected.md5}, got "
-                          f"{_md5(path)} (its bytes differ from the official file's)")
+                          f"{md5} (its bytes differ from the official file's)")
     return faults
 
 
