@@ -8,8 +8,6 @@
 """
 
 from . import _timm
-
-_timm.register()  # cifar_<name> for timm.create_model
 from ._registry import ModelInfo, UnknownModelError, get_model, list_models, model_info
 from ._version import __version__
 from .data import DATASETS, DataError, load_split, load_test_sample
@@ -28,6 +26,8 @@ from .weights import (
     list_weights,
     load_weights_file,
 )
+
+_timm.register()  # cifar_<name> for timm.create_model
 
 __all__ = [
     "DATASETS",

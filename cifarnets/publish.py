@@ -36,6 +36,7 @@ from .convert import AKAMASTER_MEAN, AKAMASTER_STD, ConversionError, convert_aka
 from .data import CATEGORIES, DataError, get_dataset_spec, load_split
 from .evaluate import evaluate
 from .reference import REFERENCES, tolerance
+from .resnet import pretrained_cfg_for
 from .training.results import RunResult, read_result
 from .weights import (
     HUB_FILENAME,
@@ -335,12 +336,8 @@ def hub_config(weights: Weights) -> dict[str, Any]:
         "architecture": f"cifar_{weights.arch}",  # timm's name of the net
         "num_classes": weights.num_classes,
         "num_features": info.num_features,
-        "pretrained_cfg": {
-            "tag": weights.tag, "input_size": [3, 32, 32], "crop_pct": 1.0,
-            "interpolation": "bilinear", "mean": list(weights.mean), "std": list(weights.std),
-            "num_classes": weights.num_classes, "first_conv": "conv1", "classifier": "fc",
-            "pool_size": [8, 8], "license": weights.license.lower(),
-        },
+        "pretrained_cfg": {**pretrained_cfg_for(weights.arch, weights),
+                           "license": weights.license.lower()},
         "library": "cifarnets",
         "cifarnets_architecture": weights.arch,
         "family": info.family,
