@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU machine's job in one call, from the repository root. Stage CIFAR-10 there
-# first (../shared/device/README.md: the WebP parts and rebuild.py into $STAGE).
+# first: scripts/stage_gpu_parts.sh (the WebP parts and rebuild.py into $STAGE).
 #
 #   bash benchmarks/gpu_job.sh check speed paper      # the steps to run, in order
 #
