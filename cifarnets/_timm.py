@@ -55,12 +55,8 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         if pretrained and hub_repo and (listed is None or listed.hub_repo != hub_repo):
             # A Hub repo cifarnets does not list (e.g. your own `publish hub` upload):
             # its model.safetensors, through huggingface_hub's cache, then checked.
-            from huggingface_hub import hf_hub_download
-
             model = get_model(name, **kwargs)
-            load_weights_file(model, hf_hub_download(hub_repo, "model.safetensors",
-                                                     cache_dir=cache_dir,
-                                                     library_name="cifarnets"))
+            load_weights_file(model, _download_from_repo(hub_repo, cache_dir))
         else:
             weights = (tag or "DEFAULT") if pretrained else None
             model = get_model(name, weights=weights, cache_dir=cache_dir, **kwargs)
@@ -91,6 +87,25 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     entrypoint.__module__ = __name__
     entrypoint.__doc__ = f"cifarnets.{name} for timm.create_model (see cifarnets.{name})."
     return entrypoint
+
+
+def _download_from_repo(hub_repo: str, cache_dir: str | None) -> str:
+    """``model.safetensors`` of a Hub repo, through huggingface_hub's cache; a Hub that
+    cannot be reached or has no such file is a WeightsUnavailableError that says so."""
+    from huggingface_hub import hf_hub_download
+
+    from ._version import __version__
+    from .weights import WeightsUnavailableError, _hub_call
+
+    try:
+        return _hub_call(f"{hub_repo}/model.safetensors", lambda: hf_hub_download(
+            hub_repo, "model.safetensors", cache_dir=cache_dir, library_name="cifarnets",
+            library_version=__version__))
+    except OSError as err:  # _HubUnreachable, _HubRefused
+        raise WeightsUnavailableError(
+            f"cannot get model.safetensors of hf-hub:{hub_repo}: {err}. Fix: check the repo "
+            f"id and your network, or load a local copy with "
+            f"cifarnets.load_weights_file(model, PATH)") from err
 
 
 def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:

@@ -163,3 +163,13 @@ def test_hf_hub_repo_with_a_file_of_another_shape_is_refused(weights_dir, fake_h
     fake_hub.add_commit("someone/bad-resnet20", files)
     with pytest.raises(cifarnets.WeightsError):
         timm.create_model("hf-hub:someone/bad-resnet20", pretrained=True)
+
+
+def test_hf_hub_repo_without_its_file_is_a_clear_error(weights_dir, fake_hub, tmp_path):
+    weights, _ = make_weights(tag="mine_v1")
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    config = (tmp_path / "hub" / weights.name / "config.json").read_bytes()
+    fake_hub.add_commit("someone/no-weights", {"config.json": config})
+    with pytest.raises(cifarnets.WeightsUnavailableError,
+                       match="model.safetensors of hf-hub:someone/no-weights"):
+        timm.create_model("hf-hub:someone/no-weights", pretrained=True)
