@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -90,6 +91,29 @@ def _check_writable(folder: Path) -> None:
         raise PublishError(f"cannot write to the weights folder {folder} ({err}). Fix: pass "
                            f"--folder DIR (or set CIFARNETS_PRETRAINED_DIR) to a folder you "
                            f"can write; nothing was changed") from err
+
+
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _check_names(arch: str, tag: str, org: str) -> str:
+    """Before any slow work: the tag names one file and the Hub repo id is one the Hub
+    accepts (else `publish hub` would fail after the weight is published). Returns the
+    repo id."""
+    if not _TAG.fullmatch(tag):
+        raise PublishError(f"invalid tag {tag!r}: use letters, digits, _ and - (data set + "
+                           f"recipe + version, e.g. cifar10_v1); nothing was changed")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    repo = f"{org}/{arch}.{tag}"
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as err:
+        raise PublishError(f"the Hub would refuse the repo id {repo!r} ({err}). Fix: pass "
+                           f"--org with a valid Hub user or organisation name; nothing was "
+                           f"changed") from None
+    return repo
 
 
 def _check_replace(table: dict[str, Weights], name: str, replace: bool) -> str | None:
@@ -173,6 +197,7 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
     first = results[0]
     arch, dataset = first.model, first.dataset
     name = f"{arch}.{tag}"
+    hub_repo = _check_names(arch, tag, org)
     _check_writable(folder)
     table, defaults = read_folder(folder)
     replaced = _check_replace(table, name, replace)
@@ -214,7 +239,7 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
         mean=spec.mean, std=spec.std, sha256=sha256_of(source),
         file_size=source.stat().st_size, num_params=model_info(arch).num_params
         + (spec.num_classes - 10) * (model_info(arch).num_features + 1),
-        hub_repo=f"{org}/{name}", hub_revision=None, metrics=metrics,
+        hub_repo=hub_repo, hub_revision=None, metrics=metrics,
         recipe={"name": first.recipe,
                 "command": f"cifarnets train --models {arch} --seeds {seeds} --dataset "
                            f"{dataset}" + ("" if first.recipe == "report"
@@ -269,6 +294,8 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
     port = PORTS[kind]
     folder = Path(folder) if folder else pretrained_dir()
     name = f"{arch}.{tag}"
+    model_info(arch)  # an unknown net fails here, with the closest name
+    hub_repo = _check_names(arch, tag, org)
     _check_writable(folder)
     table, defaults = read_folder(folder)
     replaced = _check_replace(table, name, replace)
@@ -290,7 +317,7 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
         std=port["std"], sha256=_sha256_bytes(data), file_size=len(data),
         num_params=sum(v.numel() for k, v in state.items()
                        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))),
-        hub_repo=f"{org}/{name}", hub_revision=None,
+        hub_repo=hub_repo, hub_revision=None,
         metrics={"test_error": error, "test_images": images,
                  "test_error_eval": f"fp32 on {device}, the full {dataset} test set "
                                     f"({images:,} images), with the checkpoint's own "

@@ -1,0 +1,111 @@
+"""Publishing: `publish add` never loses or misstates a published weight, and `publish
+hub` ends every Hub fault in a clear error (against a local FakeHub)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import make_weights
+
+import cifarnets
+from cifarnets import publish
+from cifarnets.cli import main as cli_main
+from cifarnets.training import RunSpec, Runtime, get_recipe, train
+
+
+@pytest.fixture(scope="module")
+def finished_run(cifar10_root, tmp_path_factory) -> Path:
+    """A finished 1-epoch run on 256 images (a check run, not a full recipe)."""
+    recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
+    spec = RunSpec("resnet20", recipe=recipe, train_subset=256, test_subset=128)
+    out = tmp_path_factory.mktemp("runs")
+    train(spec, data_root=cifar10_root, out_dir=out, command="made here",
+          runtime=Runtime(progress=False, executor="eager"))
+    return out / spec.name
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Stands in for the fp32 full-test-set evaluation (a minute on a CPU; the slow test
+    in test_weights.py runs the real one); records the files it was asked to measure."""
+    calls = []
+
+    def fake_measure(arch, file, *args):
+        calls.append(Path(file))
+        return 12.5, 10_000
+
+    monkeypatch.setattr(publish, "_measure", fake_measure)
+    return calls
+
+
+def add(run: Path, tag: str, data: Path, *extra: str) -> int:
+    return cli_main(["publish", "add", str(run), "--tag", tag, "--data", str(data),
+                     "--allow-partial", *extra])
+
+
+def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, tmp_path,
+                                                         capsys):
+    make_weights()
+    fake_hub.stop()
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Hub" in err and "nothing was pinned" in err
+    assert "Traceback" not in err
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
+
+
+def test_a_published_tag_is_replaced_only_with_replace(weights_dir, finished_run,
+                                                       cifar10_root, measured, capsys):
+    assert add(finished_run, "t_v1", cifar10_root) == 0
+    first = cifarnets.get_weights("resnet20.t_v1")
+    publish.pin_revision(first, "a" * 40)  # as `publish hub` does after an upload
+    manifest = (weights_dir / "manifest.json").read_bytes()
+    capsys.readouterr()
+    measured.clear()
+
+    assert add(finished_run, "t_v1", cifar10_root) == 2
+    err = capsys.readouterr().err
+    assert f"resnet20.t_v1 (sha256 {first.sha256[:12]}" in err
+    assert f"pinned to Hub commit {'a' * 40}" in err and "--replace" in err
+    assert (weights_dir / "manifest.json").read_bytes() == manifest, "nothing was changed"
+    assert measured == [], "refused before the long evaluation"
+
+    assert add(finished_run, "t_v1", cifar10_root, "--replace") == 0
+    assert f"replaced resnet20.t_v1 (sha256 {first.sha256[:12]}" in capsys.readouterr().out
+    assert cifarnets.get_weights("resnet20.t_v1").hub_revision is None  # to be uploaded again
+
+
+def test_publish_add_creates_the_manifest_of_an_empty_private_folder(
+        finished_run, cifar10_root, measured, tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    monkeypatch.setenv("CIFARNETS_PRETRAINED_DIR", str(folder))  # undone after the test
+    assert add(finished_run, "t_v1", cifar10_root, "--folder", str(folder)) == 0
+    assert (folder / "manifest.json").is_file()
+    weights = cifarnets.get_weights("resnet20.t_v1")
+    assert (folder / weights.filename).read_bytes() == \
+        (finished_run / "weights.safetensors").read_bytes()
+
+
+def test_publish_add_checks_everything_before_the_evaluation(
+        weights_dir, finished_run, cifar10_root, measured, tmp_path, capsys):
+    # A check run without --allow-partial.
+    assert cli_main(["publish", "add", str(finished_run), "--tag", "t_v1", "--data",
+                     str(cifar10_root)]) == 2
+    assert "--allow-partial" in capsys.readouterr().err
+    # A Hub repo id the Hub would refuse, only at `publish hub` time.
+    assert add(finished_run, "t_v1", cifar10_root, "--org", "not/an org") == 2
+    assert "--org" in capsys.readouterr().err
+    # A tag that is not a word.
+    assert add(finished_run, "t v1", cifar10_root) == 2
+    assert "tag" in capsys.readouterr().err
+    # A broken manifest.
+    (weights_dir / "manifest.json").write_text("{not json")
+    assert add(finished_run, "t_v1", cifar10_root) == 2
+    assert "cannot read the weights manifest" in capsys.readouterr().err
+    # A folder that cannot be written.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert add(finished_run, "t_v1", cifar10_root, "--folder", str(blocked / "sub")) == 2
+    assert "cannot write to the weights folder" in capsys.readouterr().err
+    assert measured == []
