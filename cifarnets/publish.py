@@ -410,7 +410,7 @@ def model_card(weights: Weights) -> str:
                      f"{s['license']}, {s['copyright']}; its license text ships with "
                      f"cifarnets (THIRD_PARTY_NOTICES).")
         lines.append(f"Training: {weights.recipe.get('description', '')}.")
-    elif m.get("meets_target") is not None and info.report_label:
+    elif m.get("meets_target") is not None and info.report_label and not weights.partial:
         verb = ("reproduces" if m["meets_target"] else "does not reproduce (the miss is "
                 "reported, not hidden)")
         target = f"{ref.target} % ({ref.target_source})" if ref else ""

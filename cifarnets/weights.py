@@ -567,8 +567,11 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
             f"{path} holds weights of {meta['arch']} (its metadata says so), but the net is "
             f"{arch}: build cifarnets.{meta['arch']}() for it"
         )
+    # Described before loading: a file whose metadata cannot be read leaves the net and
+    # its description as they were, never new weights under the old description.
+    described = local_weights(path, meta, model, arch)
     load_checked(model, state_dict, str(path))
-    model.pretrained_weights = local_weights(path, meta, model, arch)
+    model.pretrained_weights = described
     return model
 
 
@@ -578,9 +581,16 @@ def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
     from .data import get_dataset_spec
 
     dataset = meta.get("dataset", "cifar10")
-    spec = get_dataset_spec(dataset)
-    mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
-    std = tuple(json.loads(meta["std"])) if "std" in meta else spec.std
+    try:
+        spec = get_dataset_spec(dataset)
+        mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
+        std = tuple(json.loads(meta["std"])) if "std" in meta else spec.std
+    except ValueError as err:  # json's errors are ValueErrors too
+        raise WeightsIntegrityError(
+            f"{path} has metadata cifarnets cannot read ({err}): its dataset, mean and std "
+            f"say how to preprocess its inputs. Fix the file's metadata (cifarnets writes "
+            f"dataset cifar10 or cifar100, mean and std as JSON lists); nothing was loaded"
+        ) from err
     return Weights(
         arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
         num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,

@@ -6,23 +6,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import make_weights
 
 import cifarnets
 from cifarnets import publish
 from cifarnets.cli import main as cli_main
+from cifarnets.publish import model_card
 from cifarnets.training import RunSpec, Runtime, get_recipe, train
 
 
 @pytest.fixture(scope="module")
-def finished_run(cifar10_root, tmp_path_factory) -> Path:
-    """A finished 1-epoch run on 256 images (a check run, not a full recipe)."""
+def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
+    """Two seeds of a finished 1-epoch run on 256 images (check runs, not a full recipe)."""
     recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
-    spec = RunSpec("resnet20", recipe=recipe, train_subset=256, test_subset=128)
+    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=128)
+             for seed in (0, 1)]
     out = tmp_path_factory.mktemp("runs")
-    train(spec, data_root=cifar10_root, out_dir=out, command="made here",
+    train(specs, data_root=cifar10_root, out_dir=out, command="made here",
           runtime=Runtime(progress=False, executor="eager"))
-    return out / spec.name
+    return [out / spec.name for spec in specs]
+
+
+@pytest.fixture
+def finished_run(finished_runs) -> Path:
+    return finished_runs[0]
 
 
 @pytest.fixture
@@ -33,7 +41,7 @@ def measured(monkeypatch):
 
     def fake_measure(arch, file, *args):
         calls.append(Path(file))
-        return 12.5, 10_000
+        return 12.5 + len(calls), 10_000
 
     monkeypatch.setattr(publish, "_measure", fake_measure)
     return calls
@@ -109,3 +117,53 @@ def test_publish_add_checks_everything_before_the_evaluation(
     assert add(finished_run, "t_v1", cifar10_root, "--folder", str(blocked / "sub")) == 2
     assert "cannot write to the weights folder" in capsys.readouterr().err
     assert measured == []
+
+
+def test_every_published_number_says_what_it_was_measured_on(
+        weights_dir, finished_runs, cifar10_root, measured):
+    assert cli_main(["publish", "add", *map(str, finished_runs), "--tag", "t_v1", "--data",
+                     str(cifar10_root), "--allow-partial"]) == 0
+    metrics = cifarnets.get_weights("resnet20.t_v1").metrics
+    # Each seed's own file, measured like the published one (full test set, fp32).
+    assert measured == [d / "weights.safetensors" for d in finished_runs]
+    assert metrics["test_error_per_seed"] == [13.5, 14.5] and metrics["test_images"] == 10_000
+    for key in ("test_error", "test_error_per_seed", "test_error_during_training"):
+        assert metrics[f"{key}_eval"], f"{key} does not say what it was measured on"
+    assert "fp32 on cpu, the full cifar10 test set (10,000 images)" in metrics["test_error_eval"]
+    during = metrics["test_error_during_training_eval"]
+    assert "on 128 test images" in during and "fp32" in during and "bf16" not in during
+    assert "meets_target" not in metrics  # a check run is not judged against the paper
+
+
+def card_for(partial: bool, meets_target: bool | None) -> str:
+    weights, _ = make_weights()
+    metrics = {**weights.metrics, "test_error_eval": "fp32", "selection": "final epoch"}
+    if meets_target is not None:
+        metrics["meets_target"] = meets_target
+    return model_card(cifarnets.Weights.from_dict(
+        {**weights.to_dict(), "metrics": metrics, "partial": partial}))
+
+
+def test_the_model_card_says_reproduces_only_where_the_verdict_does(weights_dir):
+    assert 'It reproduces the row "ResNet-20"' in card_for(partial=False, meets_target=True)
+    assert "does not reproduce" in card_for(partial=False, meets_target=False)
+    for card in (card_for(partial=False, meets_target=None),
+                 card_for(partial=True, meets_target=None),
+                 card_for(partial=True, meets_target=True)):  # a hand-edited manifest
+        assert "It reproduces" not in card
+    assert "**Partial**" in card_for(partial=True, meets_target=True)
+
+
+def test_the_same_weights_and_metadata_give_the_same_file():
+    """safetensors writes its metadata map in a random order (a new Rust hash seed for
+    every map); published sha256s need the same bytes every time."""
+    from safetensors.torch import load, save
+
+    from cifarnets._safetensors import canonical_bytes
+
+    meta = {key: key * 3 for key in "zyxwvutsrqponmlkjihgfedcba"}
+    tensors = {"b": torch.arange(6.0).view(2, 3), "a": torch.ones(3, dtype=torch.int64)}
+    assert len({save(tensors, metadata=meta) for _ in range(8)}) > 1  # what is fixed
+    files = {canonical_bytes(tensors, dict(reversed(meta.items()))) for _ in range(8)}
+    assert len(files) == 1
+    assert torch.equal(load(files.pop())["b"], tensors["b"])

@@ -138,6 +138,21 @@ def test_load_weights_file_describes_the_file_it_loaded(weights_dir, tmp_path):
     assert described.arch == "resnet20" and described.mean == DATASETS["cifar10"].mean
 
 
+@pytest.mark.parametrize("meta", [{"dataset": "imagenet"}, {"mean": "[0.5, 0.5"}])
+def test_a_file_that_cannot_be_described_is_not_loaded(weights_dir, tmp_path, meta):
+    """Never new weights under the old weights' name and sha256."""
+    from cifarnets._safetensors import canonical_bytes
+
+    make_weights()
+    model = cifarnets.resnet20(weights="test_v1")
+    before = model.pretrained_weights
+    path = tmp_path / "other.safetensors"
+    path.write_bytes(canonical_bytes(reference_net(seed=5).state_dict(), meta))
+    with pytest.raises(WeightsIntegrityError, match="metadata cifarnets cannot read"):
+        cifarnets.load_weights_file(model, path)
+    assert model.pretrained_weights == before and same_weights(model, reference_net())
+
+
 def test_a_file_of_another_net_with_the_same_shapes_is_refused(tmp_path):
     from cifarnets._safetensors import canonical_bytes
 
