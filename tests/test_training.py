@@ -331,11 +331,11 @@ def test_epoch_randomness_depends_on_seed_and_epoch_only():
 
 def test_recipes_are_validated_up_front():
     bad = {"epochs": 1.5, "batch_size": 0, "momentum": -1, "weight_decay": -1,
-           "lr": float("nan")}
+           "lr": float("nan"), "gamma": 0, "nesterov": "yes", "pad": -4}
     for field, value in bad.items():
         with pytest.raises(ValueError, match=field):
             Recipe(**{field: value})
-    for milestones in [(81, 81), (500,), (-1,), (122, 81)]:
+    for milestones in [(81, 81), (500,), (-1,), (122, 81), (81.5,), (164,)]:
         with pytest.raises(ValueError, match="milestones must be strictly increasing"):
             Recipe(milestones=milestones)
     with pytest.raises(ValueError, match="unknown recipe 'fast'; named recipes: report, smoke"):
@@ -347,9 +347,10 @@ def test_specs_and_runtimes_are_validated_up_front():
         RunSpec("resnet-56")
     with pytest.raises(ValueError, match="unknown dataset"):
         RunSpec("resnet20", dataset="mnist")
-    for subset in (-5, 0, 2.5):
-        with pytest.raises(ValueError, match="train_subset must be None"):
-            RunSpec("resnet20", train_subset=subset)
+    for field in ("train_subset", "test_subset"):
+        for subset in (-5, 0, -9990, 2.5, True, "256"):
+            with pytest.raises(ValueError, match=f"{field} must be None"):
+                RunSpec("resnet20", **{field: subset})
     with pytest.raises(ValueError, match="seed"):
         RunSpec("resnet20", seed=-1)
     with pytest.raises(ValueError, match="executor must be one of"):
