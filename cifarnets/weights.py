@@ -400,18 +400,20 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
     Honours ``HF_HUB_OFFLINE`` (then only the Hugging Face cache and the package are
     used). A file that fails its size or sha256 check is never loaded: a damaged cached
     copy is downloaded again (with a warning); a Hub that serves other bytes than the
-    published ones, or cannot be reached, gives way to the package copy (with a
-    warning); without one, the error says what happened and what to do.
+    published ones, or cannot be reached, and a damaged cache that cannot be downloaded
+    again (offline, Hub down), give way to the package copy (with a warning); without
+    one, the error says what happened and what to do.
     """
     hub_error: Exception | None = None
     if weights.hub_revision is not None:
         try:
             return _fetch_verified_from_hub(weights, cache_dir)
-        except (_HubUnreachable, _HubRefused, _HubMismatch) as err:
-            hub_error = err
+        except (_HubUnreachable, _HubRefused, _HubMismatch, WeightsIntegrityError) as err:
+            hub_error = err  # a damaged cache that could not be healed is one of these
     packaged = pretrained_dir() / weights.filename
     if packaged.is_file():
-        if hub_error is not None and not _hub_offline():
+        damaged_cache = isinstance(hub_error, WeightsIntegrityError)
+        if hub_error is not None and (damaged_cache or not _hub_offline()):
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
                 f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy shipped "
@@ -419,6 +421,8 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
             )
         _verify(packaged, weights, f"Fix: {_fix_for_folder()}.")
         return packaged
+    if isinstance(hub_error, WeightsIntegrityError):
+        raise hub_error  # it names the damaged file and how to heal it
     if hub_error is None:
         where = "it has not been uploaded to the Hub yet"
         fix = "reinstall cifarnets from a wheel that ships its weights"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -270,6 +272,39 @@ def test_a_damaged_cache_with_the_hub_down_names_the_file_and_fix(weights_dir, f
     message = str(excinfo.value)
     assert str(snapshot) in message and "truncated" in message and "rm -r" in message
     assert "models--" in message
+
+
+def damage_the_cached_copy(data: bytes) -> None:
+    (snapshot,) = Path(constants.HF_HUB_CACHE).rglob("model.safetensors")
+    snapshot.resolve().chmod(0o644)
+    snapshot.resolve().write_bytes(data[:1000])
+
+
+@pytest.mark.parametrize("hub", ["down", "offline"])
+def test_a_damaged_cache_gives_way_to_the_package(weights_dir, fake_hub, monkeypatch, hub):
+    weights, data = make_weights(hub=fake_hub, package_copy=True)
+    cifarnets.resnet20(weights="test_v1")  # cached
+    damage_the_cached_copy(data)
+    if hub == "down":
+        fake_hub.stop()
+    else:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.warns(UserWarning, match="truncated.*rm -r.*using the copy shipped"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+
+
+def test_the_delete_the_cached_copy_advice_works(weights_dir, fake_hub, monkeypatch):
+    weights, data = make_weights(hub=fake_hub, package_copy=False)
+    cifarnets.resnet20(weights="test_v1")
+    damage_the_cached_copy(data)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsIntegrityError, match="load again online") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    command = re.search(r"rm -r (\S+)\)", str(excinfo.value)).group(1)
+    shutil.rmtree(command)  # what the message says to do
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert same_weights(cifarnets.resnet20(weights="test_v1"), reference_net())
 
 
 def test_a_hub_that_serves_other_bytes_gives_way_to_the_package(weights_dir, fake_hub):
