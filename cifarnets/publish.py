@@ -43,6 +43,9 @@ from .weights import (
     MANIFEST,
     Weights,
     WeightsError,
+    _hub_call,
+    _HubRefused,
+    _HubUnreachable,
     get_weights,
     list_weights,
     load_weights_file,
@@ -471,26 +474,28 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
 
 
 def upload_hub_repo(weights: Weights, folder: Path) -> str:
-    """Create the Hub repo if needed, upload ``folder``, return the new commit sha."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    """Create the Hub repo if needed, upload ``folder``, return the new commit sha.
+
+    A Hub answering 5xx is retried, as for downloads (both steps are idempotent)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HFValidationError
 
     api = HfApi()
     try:
-        api.create_repo(weights.hub_repo, exist_ok=True)
-        commit = api.upload_folder(repo_id=weights.hub_repo, folder_path=str(folder),
-                                   commit_message=f"cifarnets {weights.name}")
-    except HFValidationError as err:
-        raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err}); fix the "
-                           f"manifest's hub_repo (publish add --org)") from err
-    except HfHubHTTPError as err:
-        raise PublishError(f"the Hub refused the upload of {weights.name}: "
-                           f"{' '.join(str(err).split())}. Fix: log in with a token that "
-                           f"may write to {weights.hub_repo} (hf auth login)") from err
-    except Exception as err:  # the transport's connection errors
-        raise PublishError(f"cannot reach the Hub at {constants.ENDPOINT} to upload "
-                           f"{weights.name} ({type(err).__name__}: {err}); nothing was "
-                           f"pinned. Fix: connect and run the same command again") from err
+        _hub_call("create repo", lambda: api.create_repo(weights.hub_repo, exist_ok=True))
+        commit = _hub_call("upload", lambda: api.upload_folder(
+            repo_id=weights.hub_repo, folder_path=str(folder),
+            commit_message=f"cifarnets {weights.name}"))
+    except _HubRefused as err:
+        if isinstance(err.__cause__, HFValidationError):
+            raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err.__cause__}); fix "
+                               f"the manifest's hub_repo (publish add --org)") from err
+        raise PublishError(f"the Hub refused the upload of {weights.name}: {err}. Fix: log "
+                           f"in with a token that may write to {weights.hub_repo} (hf auth "
+                           f"login)") from err
+    except _HubUnreachable as err:
+        raise PublishError(f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
+                           f"connect and run the same command again") from err
     return commit.oid
 
 

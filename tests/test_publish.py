@@ -58,7 +58,8 @@ def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, t
     fake_hub.stop()
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
     err = capsys.readouterr().err
-    assert "cannot reach the Hub" in err and "nothing was pinned" in err
+    assert "cannot upload resnet20.test_v1: cannot reach http://127.0.0.1" in err
+    assert "nothing was pinned. Fix: connect" in err
     assert "Traceback" not in err
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
 
@@ -167,3 +168,22 @@ def test_the_same_weights_and_metadata_give_the_same_file():
     files = {canonical_bytes(tensors, dict(reversed(meta.items()))) for _ in range(8)}
     assert len(files) == 1
     assert torch.equal(load(files.pop())["b"], tensors["b"])
+
+
+def test_publish_hub_rides_out_a_single_503(weights_dir, fake_hub, tmp_path, capsys):
+    make_weights()
+    fake_hub.fail_next(503)
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0, \
+        capsys.readouterr().err
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision is not None
+
+
+def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(weights_dir, fake_hub,
+                                                                tmp_path, capsys):
+    weights, _ = make_weights()
+    table, defaults = publish.read_folder(weights_dir)
+    bad = cifarnets.Weights.from_dict({**weights.to_dict(), "hub_repo": "not a/valid//id"})
+    publish.write_manifest(weights_dir, {bad.name: bad}, defaults)
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
+    err = capsys.readouterr().err
+    assert "invalid Hub repo id 'not a/valid//id'" in err and "Traceback" not in err
