@@ -265,6 +265,32 @@ def test_another_runs_folder_is_never_touched(cifar10_root, tmp_path):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+def test_a_finished_run_of_another_config_is_never_taken_for_this_one(cifar10_root, tmp_path):
+    """Even in a folder without run.json (an older version's): its summary says whose."""
+    spec = tiny(recipe=TINY.with_changes(epochs=1, milestones=()))
+    train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    folder = tmp_path / spec.name
+    (folder / "run.json").unlink()
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
+                                                               "momentum": 0.5}})
+    with pytest.raises(ValueError, match=r"holds another run.*recipe.momentum"):
+        train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_run_that_lost_its_checkpoint_is_not_started_over(cifar10_root, tmp_path):
+    spec = tiny()
+    train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
+    folder = RunFolder(tmp_path, spec)
+    folder.checkpoint.unlink()  # e.g. not committed with the rest of the run
+    before = {p.name: p.read_bytes() for p in folder.path.iterdir()}
+    with pytest.raises(ValueError, match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
+                                         r"missing.*move the folder away"):
+        train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == before
+
+
 def test_a_damaged_checkpoint_is_an_error_that_says_how_to_recover(cifar10_root, tmp_path):
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
