@@ -22,6 +22,7 @@ $CIFARNETS_PRETRAINED_DIR (a private set); the manifest is written atomically.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -173,10 +174,12 @@ def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
                 f"pass a check run off as a result. Pass --allow-partial to publish it "
                 f"anyway, labelled partial")
     first = results[0]
-    if any((r.model, r.dataset, r.spec.recipe) != (first.model, first.dataset,
-                                                   first.spec.recipe) for r in results):
-        raise PublishError("all runs of one published weight must be the same net, data set "
-                           "and recipe")
+    for r in results[1:]:
+        # Seeds of one experiment: one note can then say what every number was measured on.
+        if dataclasses.replace(r.spec, seed=first.seed) != first.spec:
+            raise PublishError(f"all runs of one published weight must be seeds of the same "
+                               f"run (net, data set, recipe, subsets): {r.name} and "
+                               f"{first.name} differ")
     seeds = [r.seed for r in results]
     if len(set(seeds)) != len(seeds):
         raise PublishError(f"two runs have the same seed: {seeds}")
@@ -226,7 +229,8 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
         "test_error_during_training": [r.final_test_error for r in results],
         "test_error_during_training_eval": (
             f"the last epoch's evaluation during training, on {first.test_images:,} test "
-            f"images, in the training's precision ({', '.join(first.hardware)})"),
+            f"images, in the training's precision "
+            f"({', '.join(dict.fromkeys(h for r in results for h in r.hardware))})"),
     }
     if len(per_seed) > 1:
         metrics["test_error_mean"] = round(statistics.mean(per_seed), 2)

@@ -20,8 +20,8 @@ from cifarnets.training import RunSpec, Runtime, get_recipe, train
 def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
     """Two seeds of a finished 1-epoch run on 256 images (check runs, not a full recipe)."""
     recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
-    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=128)
-             for seed in (0, 1)]
+    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=n)
+             for seed, n in ((0, 128), (1, 128), (2, 64))]
     out = tmp_path_factory.mktemp("runs")
     train(specs, data_root=cifar10_root, out_dir=out, command="made here",
           runtime=Runtime(progress=False, executor="eager"))
@@ -31,6 +31,12 @@ def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
 @pytest.fixture
 def finished_run(finished_runs) -> Path:
     return finished_runs[0]
+
+
+@pytest.fixture
+def seeds(finished_runs) -> list[Path]:
+    """Two seeds of the same run."""
+    return finished_runs[:2]
 
 
 @pytest.fixture
@@ -97,7 +103,7 @@ def test_publish_add_creates_the_manifest_of_an_empty_private_folder(
 
 
 def test_publish_add_checks_everything_before_the_evaluation(
-        weights_dir, finished_run, cifar10_root, measured, tmp_path, capsys):
+        weights_dir, finished_runs, finished_run, cifar10_root, measured, tmp_path, capsys):
     # A check run without --allow-partial.
     assert cli_main(["publish", "add", str(finished_run), "--tag", "t_v1", "--data",
                      str(cifar10_root)]) == 2
@@ -108,6 +114,10 @@ def test_publish_add_checks_everything_before_the_evaluation(
     # A tag that is not a word.
     assert add(finished_run, "t v1", cifar10_root) == 2
     assert "tag" in capsys.readouterr().err
+    # Runs that are not seeds of one experiment (another test subset).
+    assert cli_main(["publish", "add", str(finished_runs[0]), str(finished_runs[2]), "--tag",
+                     "t_v1", "--data", str(cifar10_root), "--allow-partial"]) == 2
+    assert "must be seeds of the same run" in capsys.readouterr().err
     # A broken manifest.
     (weights_dir / "manifest.json").write_text("{not json")
     assert add(finished_run, "t_v1", cifar10_root) == 2
@@ -121,12 +131,12 @@ def test_publish_add_checks_everything_before_the_evaluation(
 
 
 def test_every_published_number_says_what_it_was_measured_on(
-        weights_dir, finished_runs, cifar10_root, measured):
-    assert cli_main(["publish", "add", *map(str, finished_runs), "--tag", "t_v1", "--data",
+        weights_dir, seeds, cifar10_root, measured):
+    assert cli_main(["publish", "add", *map(str, seeds), "--tag", "t_v1", "--data",
                      str(cifar10_root), "--allow-partial"]) == 0
     metrics = cifarnets.get_weights("resnet20.t_v1").metrics
     # Each seed's own file, measured like the published one (full test set, fp32).
-    assert measured == [d / "weights.safetensors" for d in finished_runs]
+    assert measured == [d / "weights.safetensors" for d in seeds]
     assert metrics["test_error_per_seed"] == [13.5, 14.5] and metrics["test_images"] == 10_000
     for key in ("test_error", "test_error_per_seed", "test_error_during_training"):
         assert metrics[f"{key}_eval"], f"{key} does not say what it was measured on"
