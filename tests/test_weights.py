@@ -367,6 +367,18 @@ def test_a_corrupt_file_in_a_private_folder_says_to_fix_that_folder(weights_dir)
     assert "reinstall" not in str(excinfo.value)
 
 
+def test_a_missing_file_in_a_private_folder_says_to_fix_that_folder(weights_dir, fake_hub):
+    make_weights(package_copy=False)  # not uploaded either
+    with pytest.raises(WeightsUnavailableError, match="CIFARNETS_PRETRAINED_DIR") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    assert "reinstall" not in str(excinfo.value) and "wheel" not in str(excinfo.value)
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.stop()
+    with pytest.raises(WeightsUnavailableError, match="CIFARNETS_PRETRAINED_DIR") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    assert "wheel" not in str(excinfo.value)
+
+
 def test_builders_pass_cache_dir_and_identify_the_library(weights_dir, fake_hub, tmp_path,
                                                          monkeypatch):
     make_weights(hub=fake_hub, package_copy=False)
