@@ -416,8 +416,9 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
         if hub_error is not None and (damaged_cache or not _hub_offline()):
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
-                f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy shipped "
-                f"with cifarnets", stacklevel=3,
+                f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy "
+                + (f"in CIFARNETS_PRETRAINED_DIR={pretrained_dir()}" if _private_dir()
+                   else "shipped with cifarnets"), stacklevel=3,
             )
         _verify(packaged, weights, f"Fix: {_fix_for_folder()}.")
         return packaged

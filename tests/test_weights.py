@@ -31,6 +31,9 @@ from cifarnets.cli import main as cli_main
 from cifarnets.data import DATASETS
 from cifarnets.weights import load_state_dict, read_safetensors
 
+# The tests' weights live in a private folder (weights_dir), and the fallback says so.
+FOLDERS_COPY = "using the copy in CIFARNETS_PRETRAINED_DIR"
+
 
 def reference_net(arch: str = "resnet20", seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
@@ -289,7 +292,7 @@ def test_a_damaged_cache_gives_way_to_the_package(weights_dir, fake_hub, monkeyp
         fake_hub.stop()
     else:
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.warns(UserWarning, match="truncated.*rm -r.*using the copy shipped"):
+    with pytest.warns(UserWarning, match=f"truncated.*rm -r.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
 
@@ -313,7 +316,7 @@ def test_a_hub_that_serves_other_bytes_gives_way_to_the_package(weights_dir, fak
     fake_hub._repos[weights.hub_repo].commits[weights.hub_revision]["model.safetensors"] = \
         data[:-1] + b"\x00"
     with pytest.warns(UserWarning, match="does not match the published sha256 even when "
-                                         "downloaded again.*using the copy shipped"):
+                                         f"downloaded again.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
     (weights_dir / weights.filename).unlink()
@@ -325,7 +328,7 @@ def test_a_hub_that_dies_mid_download_gives_way_to_the_package(weights_dir, fake
     make_weights(hub=fake_hub, package_copy=True)
     fake_hub.die_mid_download = True
     start = time.monotonic()
-    with pytest.warns(UserWarning, match="cannot reach.*using the copy shipped"):
+    with pytest.warns(UserWarning, match=f"cannot reach.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net()) and time.monotonic() - start < 15
 
@@ -405,7 +408,7 @@ def test_unknown_revision(weights_dir, fake_hub):
 
     write_manifest(weights_dir, {weights.name: repinned}, {"resnet20": {"cifar10": "test_v1"}})
     # With a packaged copy the load goes on, and says why it did not use the Hub ...
-    with pytest.warns(UserWarning, match="RevisionNotFoundError.*using the copy shipped"):
+    with pytest.warns(UserWarning, match=f"RevisionNotFoundError.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
     # ... without one, it is an error that names the revision and the fix.
@@ -427,7 +430,7 @@ def test_server_down_and_nothing_cached_fails_fast(weights_dir, fake_hub):
 def test_server_down_falls_back_to_the_package(weights_dir, fake_hub):
     make_weights(hub=fake_hub, package_copy=True)
     fake_hub.stop()
-    with pytest.warns(UserWarning, match="using the copy shipped with cifarnets"):
+    with pytest.warns(UserWarning, match=FOLDERS_COPY):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
 
