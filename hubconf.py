@@ -3,6 +3,8 @@
     torch.hub.load("path/to/cifarnets", "resnet56", source="local", pretrained=True)
 """
 
+# What `import cifarnets` and pretrained=True need (tests/test_import.py checks the
+# first); timm is optional: the nets are registered with it only when it is imported.
 dependencies = ["torch", "safetensors", "huggingface_hub"]
 
 from cifarnets.resnet import (  # noqa: E402, F401

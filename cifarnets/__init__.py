@@ -27,7 +27,9 @@ from .weights import (
     load_weights_file,
 )
 
-_timm.register()  # cifar_<name> for timm.create_model
+# timm.create_model("cifar_<name>"): registered now if timm is imported, else as soon as
+# it is (importing timm here would double the cost of `import cifarnets`).
+_timm.register_when_timm_is_imported()
 
 __all__ = [
     "DATASETS",

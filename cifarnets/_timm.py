@@ -15,7 +15,9 @@ ResNets (resnet200), and vice versa. Weights still come through cifarnets
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -186,3 +188,43 @@ def register() -> None:
         if not is_model(TIMM_PREFIX + name):
             register_model(_make_entrypoint(name))
     module._registered = True
+
+
+def register_when_timm_is_imported() -> None:
+    """Call :func:`register` now if timm is imported, else right after its import.
+
+    Importing timm costs seconds (it imports torchvision), so ``import cifarnets`` does
+    not: an import hook registers the nets the moment the user's code imports timm.
+    """
+    if "timm" in sys.modules:
+        register()
+    elif not any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RegisterAfterTimmImport())
+
+
+class _RegisterAfterTimmImport(importlib.abc.MetaPathFinder):
+    """A finder that finds nothing itself: it lets the other finders find ``timm`` and
+    wraps that loader's ``exec_module`` so that :func:`register` runs once timm's
+    ``__init__`` has finished; then it removes itself from ``sys.meta_path``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "timm":
+            return None
+        spec = next((s for f in sys.meta_path if f is not self and hasattr(f, "find_spec")
+                     for s in [f.find_spec(fullname, path, target)] if s is not None), None)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_timm = spec.loader.exec_module
+
+        def exec_module(module):
+            exec_timm(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            try:
+                register()
+            except Exception as err:  # a broken registration must not break `import timm`
+                warnings.warn(f"cifarnets could not register its nets with timm: {err!r}",
+                              RuntimeWarning, stacklevel=2)
+
+        spec.loader.exec_module = exec_module
+        return spec

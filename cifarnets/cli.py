@@ -3,6 +3,7 @@
     cifarnets list [PATTERN]             every net with its exact size and published error
     cifarnets info NAME                  one net: architecture, weights, how they were made
     cifarnets eval NAME [--data ROOT]    test error on CIFAR (default: the shipped sample)
+    cifarnets train [--models NAME ...]  retrain nets with the report's recipe (resumable)
     cifarnets convert akamaster SRC OUT  another project's checkpoint as cifarnets weights
     cifarnets publish ...                write (and upload) the Hub repos of the weights
 """
@@ -15,13 +16,14 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
+from . import _exit
 from ._registry import get_model, list_models, model_info
 from .data import DATASETS, DataError, default_data_root, load_split, load_test_sample
 from .evaluate import evaluate
 from .reference import REFERENCES
+from .training.spec import resolve_device
 from .weights import (
+    UnknownWeightsError,
     WeightsError,
     default_weights,
     get_weights,
@@ -109,7 +111,7 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"{ref.report if ref.report is not None else '-'} %")
     if not weights:
         print("  weights       none published yet "
-              f"(train: python benchmarks/reproduce.py --models {info.name})")
+              f"(train: cifarnets train --models {info.name})")
     default = default_weights(info.name)
     for w in weights:
         mark = " (DEFAULT)" if default and w.name == default.name else ""
@@ -152,19 +154,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda, but no CUDA device is available; use --device cpu")
-    return device
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     spec = DATASETS[args.dataset]
     model_info(args.model)  # fail on an unknown name before anything slow
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
 
     # Which weights: a local file, published weights, or (labelled) random init.
     weights_arg = args.weights
@@ -183,17 +176,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         mean, std = model.pretrained_weights.mean, model.pretrained_weights.std
         label = f"weights from {weights_arg}"
     else:
-        model = get_model(args.model, weights=weights_arg)
+        model = get_model(args.model, weights=_published_weights(args.model, weights_arg))
         w = model.pretrained_weights
         if w.dataset != args.dataset:
-            raise SystemExit(f"error: {w.name} was trained on {w.dataset}; "
-                             f"pass --dataset {w.dataset}")
+            raise ValueError(f"{w.name} was trained on {w.dataset}; pass --dataset {w.dataset}")
         mean, std = w.mean, w.std
         label = f"weights {w.name} (published test error {w.test_error} %)"
 
+    if args.data is None and args.download:
+        args.data = default_data_root()  # --download asks for the full test set: fetch it there
     if args.data is None:
         if args.dataset != "cifar10":
-            raise SystemExit("error: only a CIFAR-10 sample ships with cifarnets; "
+            raise ValueError("only a CIFAR-10 sample ships with cifarnets; "
                              f"pass --data ROOT for {args.dataset}")
         images, labels, _ = load_test_sample()
         where = (f"the CIFAR-10 test SAMPLE shipped with cifarnets ({len(images):,} of 10,000 "
@@ -217,6 +211,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(f"test error: {result.error:.2f} % ({result.errors:,} / {result.total:,})")
     return 0
+
+
+def _published_weights(arch: str, name: str):
+    """--weights NAME as published weights; an unknown NAME lists what --weights takes."""
+    try:
+        return get_weights(name, arch)
+    except UnknownWeightsError:
+        if name == "DEFAULT":
+            raise  # it says that none are published, and what to do
+        published = list_weights(f"{arch}.*")
+        example = published[0] if published else f"{arch}.cifar10_v1"
+        raise UnknownWeightsError(
+            f"unknown --weights {name!r} for {arch}. Accepted: DEFAULT, a tag such as "
+            f"{example.split('.', 1)[1]}, a full name such as {example}, a path to a "
+            f".safetensors file, or random. Published for {arch}: "
+            f"{', '.join(published) or 'none'}"
+        ) from None
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -246,7 +257,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cifarnets", description="The CIFAR ResNets and plain nets of He et al. (2015)."
+        prog="cifarnets", description="The CIFAR ResNets and plain nets of He et al. (2015).",
+        epilog=_exit.HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -267,17 +279,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the 1,000-image CIFAR-10 test sample shipped with cifarnets")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")
     p.add_argument("--weights", default=None,
-                   help="DEFAULT, a tag (cifar10_v1), a local .safetensors file, or 'random'; "
+                   help="DEFAULT, a tag (cifar10_akamaster), a full name "
+                        "(resnet56.cifar10_akamaster), a local .safetensors file, or random; "
                         "default: DEFAULT if published, else random init (labelled so)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--batch-size", type=_positive_int, default=500)
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="only the first N test images")
     p.add_argument("--download", action="store_true",
-                   help=f"download the data set into --data if missing (default root "
-                        f"suggestion: {default_data_root()})")
+                   help="download the data set into --data (default with --download: "
+                        f"{default_data_root()}) if it is missing or corrupt")
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
     p.set_defaults(func=cmd_eval)
+
+    # Parsed by cifarnets.reproduce itself (see main); listed here for `cifarnets --help`.
+    sub.add_parser("train", add_help=False,
+                   help="retrain nets with the report's recipe, resumable in chunks "
+                        "(cifarnets train --help)")
 
     p = sub.add_parser("convert", help="another project's checkpoint as a cifarnets weights file")
     p.add_argument("kind", choices=["akamaster"],
@@ -297,12 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # the training program has its own options and exit statuses
+        from .reproduce import main as train_main
+
+        return train_main(argv[1:], prog="cifarnets train")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (WeightsError, DataError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _exit.status_of(err)
     except BrokenPipeError:  # `cifarnets list | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

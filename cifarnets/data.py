@@ -7,6 +7,8 @@ float32), and evaluation normalises per batch.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -14,12 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-import torchvision
 from safetensors.torch import load_file
 
 __all__ = [
     "DATASETS",
+    "DataDownloadError",
     "DataError",
+    "DataFile",
     "DatasetSpec",
     "default_data_root",
     "get_dataset_spec",
@@ -30,6 +33,15 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """One file of a data set's folder, as the official archive has it."""
+
+    name: str
+    md5: str
+    size: int | None  # bytes; None where no copy was at hand to measure
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """What the rest of the library needs to know about a data set."""
 
@@ -37,21 +49,38 @@ class DatasetSpec:
     num_classes: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    folder: str  # the folder torchvision extracts under the data root
-    torchvision_class: type[torchvision.datasets.CIFAR10]
+    folder: str  # the folder the official archive extracts under the data root
+    url: str  # the official archive
+    archive_md5: str
+    train_files: tuple[DataFile, ...]
+    test_files: tuple[DataFile, ...]
 
 
+# Names and md5s as torchvision.datasets.CIFAR10/100 check them; CIFAR-10's sizes are
+# those of the official files (the tests check them against the real data).
 DATASETS: dict[str, DatasetSpec] = {
     # The seed report's constants (per-channel, over the training set). The widely
     # copied std (0.2023, 0.1994, 0.2010) is wrong: it is not the std of the pixels.
     "cifar10": DatasetSpec(
         "cifar10", 10, (0.4914, 0.4824, 0.4467), (0.2471, 0.2435, 0.2616),
-        "cifar-10-batches-py", torchvision.datasets.CIFAR10,
+        "cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+        train_files=(
+            DataFile("data_batch_1", "c99cafc152244af753f735de768cd75f", 31_035_704),
+            DataFile("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec", 31_035_320),
+            DataFile("data_batch_3", "54ebc095f3ab1f0389bbae665268c751", 31_035_999),
+            DataFile("data_batch_4", "634d18415352ddfa80567beed471001a", 31_035_696),
+            DataFile("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb", 31_035_623),
+        ),
+        test_files=(DataFile("test_batch", "40351d587109b95175f43aff81a1287e", 31_035_526),),
     ),
     # Per-channel mean/std of the CIFAR-100 training pixels, as commonly published.
     "cifar100": DatasetSpec(
         "cifar100", 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-        "cifar-100-python", torchvision.datasets.CIFAR100,
+        "cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+        train_files=(DataFile("train", "16019d7e3df5f24257cddd939b257f8d", None),),
+        test_files=(DataFile("test", "f0ef6b0ae62326f3e7ffdfab6717acfc", None),),
     ),
 }
 
@@ -62,6 +91,10 @@ _DOWNLOAD_TIMEOUT_S = 10
 
 class DataError(RuntimeError):
     """A data set is missing, corrupt, or not the one asked for."""
+
+
+class DataDownloadError(DataError):
+    """A data set could not be downloaded: its URL is unreachable from this machine."""
 
 
 def default_data_root() -> Path:
@@ -84,29 +117,60 @@ def load_split(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One split as ``(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
 
-    ``root`` is in torchvision's layout (``ROOT/cifar-10-batches-py/``); every file's
-    md5 is checked by torchvision. With ``download=True`` a missing data set is fetched
-    from its official URL (failing within seconds when there is no network).
+    ``root`` is in torchvision's layout (``ROOT/cifar-10-batches-py/``). Every file of
+    the split is checked (present, size, md5) before it is read, and a fault is a
+    :class:`DataError` naming the file. With ``download=True`` a missing or faulty data
+    set is fetched from its official URL first (failing within seconds when offline).
     """
     spec = get_dataset_spec(dataset)
     root = Path(root).expanduser()
-    folder = root / spec.folder
-    if download and not folder.is_dir():
-        _check_reachable(spec.torchvision_class.url, spec, root)
-    elif not folder.is_dir():
+    files = spec.train_files if train else spec.test_files
+    if download and (not (root / spec.folder).is_dir() or _faults(root / spec.folder, files)):
+        _download(spec, root)
+    if not (root / spec.folder).is_dir():
         raise DataError(_missing_message(spec, root))
-    try:
-        ds = spec.torchvision_class(str(root), train=train, download=download)
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
-        raise DataError(
-            f"{spec.name} at {folder} is incomplete or corrupt (a file is missing or its "
-            f"md5 does not match the official one: {err}). Fix: delete {folder} and "
-            f"download again (--download / download=True), or rebuild it from a "
-            f"verified copy."
-        ) from err
-    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-    labels = torch.tensor(ds.targets, dtype=torch.int64)
+    faults = _faults(root / spec.folder, files)
+    if faults:
+        raise DataError(_corrupt_message(spec, root, faults))
+    batches = [_read_batch(root / spec.folder / f.name) for f in files]
+    images = torch.cat([images for images, _ in batches])
+    labels = torch.cat([labels for _, labels in batches])
     return images, labels
+
+
+def _faults(folder: Path, files: tuple[DataFile, ...]) -> list[str]:
+    """What is wrong with each file, one line per faulty file (none: all good)."""
+    faults = []
+    for expected in files:
+        path = folder / expected.name
+        if not path.is_file():
+            faults.append(f"{expected.name}: missing")
+            continue
+        size = path.stat().st_size
+        if expected.size is not None and size != expected.size:
+            faults.append(f"{expected.name}: wrong size, expected {expected.size:,} bytes, "
+                          f"got {size:,} (truncated or not the official file)")
+        elif _md5(path) != expected.md5:
+            faults.append(f"{expected.name}: md5 mismatch, expected {expected.md5}, got "
+                          f"{_md5(path)} (its bytes differ from the official file's)")
+    return faults
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """One official batch file: a pickled dict (read only after its md5 matched)."""
+    with path.open("rb") as f:
+        entry = pickle.load(f, encoding="latin1")
+    labels = entry["labels"] if "labels" in entry else entry["fine_labels"]
+    images = torch.from_numpy(entry["data"]).view(-1, 3, 32, 32)
+    return images, torch.tensor(labels, dtype=torch.int64)
 
 
 def _missing_message(spec: DatasetSpec, root: Path) -> str:
@@ -119,15 +183,33 @@ def _missing_message(spec: DatasetSpec, root: Path) -> str:
     )
 
 
-def _check_reachable(url: str, spec: DatasetSpec, root: Path) -> None:
+def _corrupt_message(spec: DatasetSpec, root: Path, faults: list[str]) -> str:
+    folder = root / spec.folder
+    return (
+        f"{spec.name} at {folder} is incomplete or corrupt:\n  " + "\n  ".join(faults)
+        + f"\nFix: download it again, which replaces the faulty files (--download, or "
+        f"download=True in Python), or delete {folder} and put a verified copy there."
+    )
+
+
+def _download(spec: DatasetSpec, root: Path) -> None:
+    """The official archive, md5-checked and extracted into ``root``."""
+    _check_reachable(spec, root)
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    download_and_extract_archive(spec.url, str(root), filename=spec.url.rsplit("/", 1)[1],
+                                 md5=spec.archive_md5)
+
+
+def _check_reachable(spec: DatasetSpec, root: Path) -> None:
     """Fail fast when offline: torchvision's own download has no timeout and can hang."""
     try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),
+        urllib.request.urlopen(urllib.request.Request(spec.url, method="HEAD"),
                                timeout=_DOWNLOAD_TIMEOUT_S).close()
     except (urllib.error.URLError, OSError) as err:
-        raise DataError(
-            f"cannot download {spec.name}: {url} is unreachable ({err}). Fix: connect to "
-            f"the internet, or place the extracted data set at {root / spec.folder}."
+        raise DataDownloadError(
+            f"cannot download {spec.name}: {spec.url} is unreachable ({err}). Fix: connect "
+            f"to the internet, or place the extracted data set at {root / spec.folder}."
         ) from err
 
 

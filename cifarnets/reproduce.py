@@ -34,9 +34,10 @@ plus two seed-to-seed standard deviations (0.2 points each: 0.4 for one seed,
 0.4/sqrt(n) for n), and checks that the plain nets get worse with depth. Nets without a
 published target (plain110, plain164, ...) are reported, not judged.
 
-Exit status: 0 done (and verified, with --verify); 1 --verify found a miss; 2 a usage or
-input error (nothing was trained); 3 stopped before every run finished (time budget or
-signal): run the same command again to continue.
+Exit status (as for every cifarnets command): 0 done (and verified, with --verify);
+1 --verify found a miss; 2 a usage or input error (nothing was trained); 3 the machine
+lacks something (no network for --download, no such device); 4 stopped before every run
+finished (time budget or signal): run the same command again to continue.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from pathlib import Path
 
 import torch
 
+from . import _exit
 from ._registry import list_models, model_info
 from .data import DataError, default_data_root
 from .reference import PAPER_SIX
@@ -59,7 +61,6 @@ from .training.results import RunResult
 # How the user started this program, for the commands recorded with every result.
 _COMMANDS = {"cifarnets train": "cifarnets train",
              "reproduce.py": "python benchmarks/reproduce.py"}
-EXIT_OK, EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
 SMOKE_SUBSETS = dict(train_subset=512, test_subset=256)
 
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         runtime.resolved()  # a device or executor this machine lacks fails here
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return _exit.status_of(err)
     if not _have_matplotlib() and not args.report_only:
         print("note: matplotlib is not installed: the runs will train and the table will be "
               "written, the figures skipped (pip install 'cifarnets[plots]')", file=sys.stderr)
@@ -244,12 +245,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         elif world > 1:
             results = _sharded(specs, args, runtime, command, rank, world)
             if results is None:
-                return EXIT_OK
+                return _exit.OK
         else:
             results = run_shard(specs, args, runtime, command)
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return _exit.status_of(err)
 
     unfinished = [r for r in results if r.status == "running"]
     if unfinished or (not args.report_only and len(results) < len(specs)):
@@ -258,15 +259,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                   + (f", test error {r.final_test_error:.2f} %" if r.history else ""))
         print(f"not finished: {len(unfinished)} run(s) need more chunks. Continue with:\n  "
               f"{command}")
-        return EXIT_UNFINISHED
+        return _exit.UNFINISHED
     args.out.mkdir(parents=True, exist_ok=True)
     failures = write_report(results, args.out)
     if args.verify:
         if failures:
             print("VERIFY FAILED:\n  " + "\n  ".join(failures))
-            return EXIT_VERIFY_FAILED
+            return _exit.FAILED
         print("VERIFY PASSED: every net reached its target")
-    return EXIT_OK
+    return _exit.OK
 
 
 def _sharded(specs, args, runtime, command, rank, world) -> list[RunResult] | None:

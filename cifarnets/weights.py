@@ -263,8 +263,13 @@ def default_weights(arch: str, dataset: str = "cifar10") -> Weights | None:
     return table[f"{arch}.{tag}"] if tag else None
 
 
-_ACCEPTED = ('"DEFAULT", a tag such as "cifar10_v1", a full name "arch.tag", or a '
-             'cifarnets.Weights')
+def _accepted(arch: str | None) -> str:
+    """The forms ``weights=`` takes, with examples that exist."""
+    published = list_weights(f"{arch}.*" if arch else None) or list_weights()
+    example = published[0] if published else "resnet56.cifar10_v1"
+    return (f'"DEFAULT", a tag such as "{example.split(".", 1)[1]}", a full name such as '
+            f'"{example}", or a cifarnets.Weights (a local .safetensors file loads with '
+            f'cifarnets.load_weights_file(model, path))')
 
 
 def get_weights(spec: str | Weights, arch: str | None = None, *,
@@ -276,7 +281,7 @@ def get_weights(spec: str | Weights, arch: str | None = None, *,
     if isinstance(spec, Weights):
         found = spec
     elif not isinstance(spec, str):
-        raise TypeError(f"weights must be {_ACCEPTED}; got a {type(spec).__name__}")
+        raise TypeError(f"weights must be {_accepted(arch)}; got a {type(spec).__name__}")
     elif spec == "DEFAULT":
         if arch is None:
             raise ValueError("weights='DEFAULT' needs the architecture it is for")
@@ -294,7 +299,7 @@ def get_weights(spec: str | Weights, arch: str | None = None, *,
         if found is None:
             available = list_weights(f"{arch}.*" if arch else None)
             raise UnknownWeightsError(
-                f"unknown weights {spec!r} for {arch or 'any net'}. Accepted: {_ACCEPTED}. "
+                f"unknown weights {spec!r} for {arch or 'any net'}. Accepted: {_accepted(arch)}. "
                 f"Published{' for ' + arch if arch else ''}: "
                 f"{', '.join(available) or 'none'}"
             )

@@ -12,6 +12,7 @@ skipped check off as a passing one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def cifar10_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     subprocess.run([sys.executable, str(compact / "rebuild.py"), str(root), "--quiet"], check=True)
     return root
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CIFAR-10's download URL on localhost port 9: refused at once, as an unreachable
+    host is on these machines."""
+    from cifarnets.data import DATASETS
+
+    spec = DATASETS["cifar10"]
+    monkeypatch.setitem(DATASETS, "cifar10",
+                        dataclasses.replace(spec, url="http://127.0.0.1:9/cifar.tar.gz"))
 
 
 # -- published weights that the tests make themselves -------------------------------------

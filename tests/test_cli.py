@@ -108,9 +108,74 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
     with pytest.raises(SystemExit):
         main(["eval", "resnet20", "--limit", "0"])
     assert "--limit: must be a positive integer, got 0" in capsys.readouterr().err
-    if not torch.cuda.is_available():
-        with pytest.raises(SystemExit, match="no CUDA device is available; use --device cpu"):
-            main(["eval", "resnet20", "--device", "cuda"])
+    code, _, err = run(capsys, "eval", "resnet20", "--device", "tpu")
+    assert code == 2 and err == "error: unknown device 'tpu': expected cpu, cuda or cuda:N\n"
+    code, _, err = run(capsys, "eval", "resnet20", "--weights", "nonsense")
+    assert code == 2 and err.startswith("error: unknown --weights 'nonsense' for resnet20. "
+                                        "Accepted: DEFAULT, a tag such as cifar10_akamaster, "
+                                        "a full name such as resnet20.cifar10_akamaster, a path "
+                                        "to a .safetensors file, or random.")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 1, reason="this machine has a cuda:1")
+def test_a_missing_device_is_named(capsys):
+    code, _, err = run(capsys, "eval", "resnet20", "--device", "cuda:1")
+    assert code == 3 and "device 'cuda:1' asked for, but this machine has" in err
+
+
+def exit_status(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit:  # argparse's own usage errors
+        return exit.code
+
+
+def test_one_exit_status_convention(capsys, tmp_path, offline):
+    no_data = str(tmp_path / "none")
+    cuda_1 = 3 if torch.cuda.device_count() < 2 else None
+    table = [
+        (["list"], 0),
+        (["list", "vgg*"], 1),                                   # nothing matched
+        ([], 2), (["frobnicate"], 2),                            # usage
+        (["eval", "resnet20", "--limit", "0"], 2),
+        (["eval", "resnet21"], 2), (["info", "resnet21"], 2),    # input
+        (["eval", "resnet20", "--weights", "nonsense"], 2),
+        (["eval", "resnet20", "--device", "tpu"], 2),
+        (["eval", "resnet20", "--data", no_data], 2),
+        (["eval", "resnet20", "--dataset", "cifar100", "--weights", "random"], 2),
+        (["train", "--models", "resnet21"], 2),
+        (["train", "--device", "tpu"], 2),
+        (["train", "--data", no_data, "--out", str(tmp_path / "out")], 2),
+        (["eval", "resnet20", "--data", no_data, "--download"], 3),  # the machine lacks
+        (["train", "--data", no_data, "--download", "--out", str(tmp_path / "out")], 3),
+        (["eval", "resnet20", "--device", "cuda:1"], cuda_1),
+    ]
+    for argv, expected in table:
+        if expected is not None:
+            assert exit_status(argv) == expected, argv
+            assert "Traceback" not in capsys.readouterr().err, argv
+    assert not (tmp_path / "out").exists(), "nothing was trained"
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    assert exit_status(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "exit status (every command):" in out
+    for code in "01234":
+        assert f"\n  {code}  " in out
+
+
+def test_eval_download_without_data_uses_the_default_root(capsys, monkeypatch, tmp_path,
+                                                          cifar10_root, offline):
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default root: ~/.cache/cifarnets/data
+    root = tmp_path / ".cache" / "cifarnets" / "data"
+    code, out, err = run(capsys, "eval", "resnet20", "--download")
+    assert code == 3 and not out, "never the sample instead of the asked-for test set"
+    assert "cannot download cifar10" in err and str(root / "cifar-10-batches-py") in err
+    root.mkdir(parents=True)
+    (root / "cifar-10-batches-py").symlink_to(cifar10_root / "cifar-10-batches-py")
+    code, out, _ = run(capsys, "eval", "resnet20", "--download", "--limit", "100", "--json")
+    assert code == 0 and json.loads(out)["data"].startswith(f"the cifar10 test set at {root}")
 
 
 def test_console_script_and_module_entry_points():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 import torch
-import torchvision
 
 from cifarnets.data import (
     DATASETS,
@@ -72,27 +72,69 @@ def test_wrong_data_set_is_named(cifar10_root):
         load_split("cifar100", cifar10_root, train=False)
 
 
-def test_corrupt_data_is_refused(cifar10_root, tmp_path):
-    shutil.copytree(cifar10_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
-    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
-    data = bytearray(batch.read_bytes())
-    data[5000] ^= 0xFF
-    batch.write_bytes(bytes(data))
-    with pytest.raises(DataError, match=r"incomplete or corrupt.*md5.*Fix: delete"):
-        load_split("cifar10", tmp_path, train=False)
-    batch.unlink()
-    with pytest.raises(DataError, match="incomplete or corrupt"):
-        load_split("cifar10", tmp_path, train=False)
+@pytest.fixture
+def test_batch(cifar10_root, tmp_path) -> Path:
+    """A copy of the real test_batch in tmp_path/cifar-10-batches-py/ (all a test split
+    needs), for the tests to damage."""
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    return Path(shutil.copy(cifar10_root / "cifar-10-batches-py" / "test_batch", folder))
 
 
-def test_download_fails_fast_without_network(tmp_path, monkeypatch):
-    # Port 9 on localhost: refused at once, as an unreachable host is on these machines.
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "url", "http://127.0.0.1:9/cifar.tar.gz")
+def damage(batch: Path, fault: str) -> None:
+    if fault == "missing":
+        batch.unlink()
+    elif fault == "truncated":
+        batch.write_bytes(batch.read_bytes()[:1_000_000])
+    elif fault == "flipped":
+        data = bytearray(batch.read_bytes())
+        data[5000] ^= 0xFF
+        batch.write_bytes(bytes(data))
+
+
+FAULTS = {
+    "missing": "test_batch: missing",
+    "truncated": "test_batch: wrong size, expected 31,035,526 bytes, got 1,000,000",
+    "flipped": "test_batch: md5 mismatch, expected 40351d587109b95175f43aff81a1287e, got ",
+}
+
+
+def test_the_copied_test_batch_loads(test_batch):
+    images, labels = load_split("cifar10", test_batch.parents[1], train=False)
+    assert images.shape == (10_000, 3, 32, 32) and labels[:3].tolist() == [3, 8, 8]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_faulty_batch_is_named_with_its_fault_and_the_fix(test_batch, fault):
+    damage(test_batch, fault)
+    with pytest.raises(DataError) as excinfo:
+        load_split("cifar10", test_batch.parents[1], train=False)
+    message = str(excinfo.value)
+    assert f"cifar10 at {test_batch.parent} is incomplete or corrupt" in message
+    assert FAULTS[fault] in message
+    assert "Fix: download it again" in message and "--download" in message
+    assert f"or delete {test_batch.parent}" in message
+
+
+@pytest.mark.parametrize("fault", ["missing_folder", *FAULTS])
+def test_download_fails_fast_without_network(test_batch, fault, offline):
+    if fault == "missing_folder":
+        shutil.rmtree(test_batch.parent)
+    else:
+        damage(test_batch, fault)
     start = time.monotonic()
     with pytest.raises(DataError, match=r"cannot download cifar10.*unreachable.*Fix"):
-        load_split("cifar10", tmp_path, train=True, download=True)
+        load_split("cifar10", test_batch.parents[1], train=False, download=True)
     assert time.monotonic() - start < 5
-    assert not (tmp_path / "cifar-10-batches-py").exists(), "nothing half-downloaded"
+    assert sorted(p.name for p in test_batch.parents[1].rglob("*")) == (
+        [] if fault == "missing_folder" else
+        ["cifar-10-batches-py", *(["test_batch"] if fault != "missing" else [])]
+    ), "nothing downloaded, nothing deleted"
+
+
+def test_a_good_folder_needs_no_network(test_batch, offline):
+    images, _ = load_split("cifar10", test_batch.parents[1], train=False, download=True)
+    assert len(images) == 10_000
 
 
 def test_unknown_dataset():

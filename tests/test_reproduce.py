@@ -75,7 +75,7 @@ def test_help_documents_the_harness():
     assert result.returncode == 0
     for needle in ("164 epochs", "--warmup", "--verify", "torchrun", "continues", "table1.md",
                    "fig5_train_loss.png", "0.2", "--concurrent", "--smoke", "CUDA graph",
-                   "--max-minutes", "--executor", "Exit status", "3 stopped before"):
+                   "--max-minutes", "--executor", "Exit status", "4 stopped before"):
         assert needle in result.stdout, needle
 
 
@@ -116,13 +116,13 @@ def test_smoke_runs_never_touch_the_real_runs(cifar10_root, tmp_path):
     assert not (tmp_path / "runs" / "reproduce").exists()
 
 
-def test_a_chunk_stops_with_exit_3_and_says_how_to_continue(cifar10_root, tmp_path):
+def test_a_chunk_stops_with_exit_4_and_says_how_to_continue(cifar10_root, tmp_path):
     command = [sys.executable, "-m", "cifarnets.reproduce", "--models", "resnet20",
                "--epochs", "30", "--milestones", "20", "--train-subset", "256",
                "--test-subset", "128", "--data", str(cifar10_root), "--out", str(tmp_path),
                "--executor", "eager", "--max-minutes", "0.05", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert result.returncode == 3, result.stderr[-2000:]
+    assert result.returncode == 4, result.stderr[-2000:]
     assert "need more chunks. Continue with:" in result.stdout
     assert "python -m cifarnets.reproduce --models resnet20" in result.stdout
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
@@ -135,8 +135,7 @@ def test_usage_errors_exit_2_with_one_line(cifar10_root, tmp_path):
                          (["--device", "tpu"], "unknown device 'tpu'"),
                          (["--epochs", "10", "--milestones", "12"], "milestones must be"),
                          (["--train-subset", "0"], "train_subset must be"),
-                         (["--data", str(tmp_path / "none")], "cifar-10-batches-py"),
-                         (["--data", str(tmp_path / "none"), "--download"], "download")]:
+                         (["--data", str(tmp_path / "none")], "cifar-10-batches-py")]:
         result = subprocess.run([sys.executable, "-m", "cifarnets.reproduce", *args,
                                  "--out", str(tmp_path / "out")],
                                 capture_output=True, text=True, timeout=300, cwd=REPO)

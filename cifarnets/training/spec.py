@@ -21,7 +21,7 @@ from .._registry import model_info
 from ..data import get_dataset_spec
 from .recipe import Recipe, get_recipe
 
-__all__ = ["RunSpec", "Runtime", "resolve_device"]
+__all__ = ["DeviceUnavailableError", "RunSpec", "Runtime", "resolve_device"]
 
 
 def _positive_int_or_none(value: Any) -> bool:
@@ -89,9 +89,13 @@ class RunSpec:
         return cls(**{**data, "recipe": Recipe.from_dict(data["recipe"])})
 
 
+class DeviceUnavailableError(ValueError):
+    """A valid device that this machine does not have (cuda:1 on a one-GPU machine)."""
+
+
 def resolve_device(name: str | torch.device | None) -> torch.device:
     """``None``/``"auto"``: the first CUDA device if any, else the CPU. A device that
-    does not exist here is a ValueError that says which ones do."""
+    does not exist here is a :class:`DeviceUnavailableError` that says which ones do."""
     if name is None or name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -104,11 +108,11 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
         raise ValueError(f"device {name!r} is not supported: use cpu, cuda or cuda:N")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        raise ValueError(f"device {name!r} asked for, but this machine has no CUDA device: "
-                         f"use cpu")
+        raise DeviceUnavailableError(f"device {name!r} asked for, but this machine has no "
+                                     f"CUDA device: use cpu")
     if device.index is not None and device.index >= count:
-        raise ValueError(f"device {name!r} asked for, but this machine has {count} CUDA "
-                         f"device(s): cuda:0..cuda:{count - 1}")
+        raise DeviceUnavailableError(f"device {name!r} asked for, but this machine has "
+                                     f"{count} CUDA device(s): cuda:0..cuda:{count - 1}")
     return device
 
 

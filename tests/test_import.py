@@ -1,0 +1,63 @@
+"""`import cifarnets` stays cheap: timm (and torchvision with it) load only when used.
+
+Each check runs in a fresh interpreter, since the test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+from helpers import REPO
+
+HEAVY = ("timm", "torchvision", "huggingface_hub", "matplotlib")
+
+
+def python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("code", [
+    "import cifarnets",
+    # What `cifarnets --help` runs, short of exiting.
+    "from cifarnets.cli import build_parser; build_parser().format_help()",
+])
+def test_import_does_not_load_heavy_packages(code):
+    out = python(f"import sys; {code}; print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip() == "[]", f"{code!r} imported {out.strip()}"
+
+
+@pytest.mark.parametrize("imports", ["import cifarnets, timm", "import timm, cifarnets"])
+def test_timm_sees_the_nets_in_either_import_order(imports):
+    out = python(f"""{imports}
+import sys
+from cifarnets._timm import _RegisterAfterTimmImport
+model = timm.create_model("cifar_resnet20")
+print(type(model).__name__, model.num_classes)
+print(len(timm.list_models("cifar_*")), timm.list_pretrained("cifar_resnet20*"))
+print(any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path))
+""")
+    created, listed, hook_left = out.splitlines()
+    assert created == "CifarResNet 10"
+    assert listed == "15 ['cifar_resnet20.cifar10_akamaster']"
+    assert hook_left == "False", "the import hook removes itself once timm is imported"
+
+
+def test_hubconf_lists_what_import_cifarnets_needs():
+    tree = ast.parse((REPO / "hubconf.py").read_text())
+    (dependencies,) = [ast.literal_eval(node.value) for node in tree.body
+                       if isinstance(node, ast.Assign) and node.targets[0].id == "dependencies"]
+    out = python("""import sys
+import torch
+before = {m.split(".")[0] for m in sys.modules}
+import cifarnets
+print(sorted({m.split(".")[0] for m in sys.modules} - before - set(sys.stdlib_module_names)))
+""")
+    needed = set(ast.literal_eval(out)) - {"cifarnets"}
+    assert needed <= set(dependencies), f"hubconf.dependencies lacks {needed - set(dependencies)}"
+    assert "torch" in dependencies and "timm" not in dependencies
