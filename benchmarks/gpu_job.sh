@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The GPU machine's job in one call, from the repository root. Stage CIFAR-10 there
-# first (../shared/device/README.md: the WebP parts and rebuild.py into $STAGE).
+# first: scripts/stage_gpu_parts.sh (the WebP parts and rebuild.py into $STAGE).
 #
 #   bash benchmarks/gpu_job.sh check speed paper      # the steps to run, in order
 #
 #   check   the tests marked cuda (captured step == eager step; streams; resume)
 #   speed   benchmarks/speed.py: the fast path against the eager fp32 loop
-#   paper   benchmarks/reproduce.py: resnet20/56/110 and plain20/56/110, side by side
-#   report  benchmarks/reproduce.py: the report's bottleneck nets (resnet/plain 83, 164)
+#   paper   cifarnets.reproduce: resnet20/56/110 and plain20/56/110, side by side
+#   report  cifarnets.reproduce: the report's bottleneck nets (resnet/plain 83, 164)
 #
-# Results come back through $OUT, which returns at most 8 files of 16 MB: logs go there
-# as they are written (a killed job still returns them), and the run folders (weights,
-# per-epoch logs, summaries; no checkpoints) are packed into tar files of <= 15 MB.
+# Training goes on from the run folders committed in runs/reproduce (they travel with the
+# working tree), in a chunk of $MAX_MINUTES (default 7: a job may run 10 minutes, and the
+# packing must fit after it), and stops cleanly at an epoch boundary. Results come back
+# through $OUT, which returns at most 8 files of 16 MB: logs go there as they are written
+# (a killed job still returns them), and the run folders, checkpoints included, are packed
+# into tar files of <= 15 MB: unpack them over runs/ here and commit, and the next job
+# (GPU or CPU) continues from them.
 set -euo pipefail
 out="${OUT:?OUT must name the folder that comes back}"
 data="${DATA:-$HOME/data}"
-runs="${RUNS:-$HOME/runs}"
+runs="${RUNS:-$PWD/runs/reproduce}"
+minutes="${MAX_MINUTES:-7}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if [ ! -d "$data/cifar-10-batches-py" ]; then
@@ -29,7 +34,7 @@ pack() {  # run folders -> $OUT/runs-N.tar, each under 15 MB
 import sys, tarfile
 from pathlib import Path
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
-files = sorted(p for p in runs.rglob("*") if p.is_file() and p.name != "checkpoint.pt")
+files = sorted(p for p in runs.rglob("*") if p.is_file())
 parts, size = [[]], 0
 for f in files:
     if size + f.stat().st_size > 15e6 and parts[-1]:
@@ -48,13 +53,14 @@ for step in "$@"; do
     check)  # the GPU machine has no pytest: carry wheels (pip download pytest -d .devwheels)
       python3 -c "import pytest" 2>/dev/null \
         || python3 -m pip install -q --no-index --find-links .devwheels pytest
-      python3 -m pytest -m cuda -p no:cacheprovider tests/test_train.py 2>&1 \
+      python3 -m pytest -m cuda -p no:cacheprovider tests/test_training.py 2>&1 \
         | tee "$out/check.log" ;;
     speed) python3 benchmarks/speed.py --out "$out" 2>&1 | tee "$out/speed.log" ;;
-    paper) python3 benchmarks/reproduce.py --data "$data" --out "$runs" 2>&1 \
-             | tee "$out/paper.log" ;;
-    report) python3 benchmarks/reproduce.py --models resnet83 resnet164 plain83 plain164 \
-              --data "$data" --out "$runs" 2>&1 | tee "$out/report.log" ;;
+    paper) python3 -m cifarnets.reproduce --data "$data" --out "$runs" \
+             --max-minutes "$minutes" 2>&1 | tee "$out/paper.log" ;;
+    report) python3 -m cifarnets.reproduce --models resnet83 resnet164 plain83 plain164 \
+              --data "$data" --out "$runs" --max-minutes "$minutes" 2>&1 \
+              | tee "$out/report.log" ;;
     *) echo "unknown step '$step': use check, speed, paper or report" >&2; exit 2 ;;
   esac
 done

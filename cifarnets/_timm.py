@@ -39,7 +39,7 @@ def _tag_from_cfg(name: str, cfg: Any) -> tuple[str | None, str | None]:
 
 def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     from ._registry import get_model
-    from .weights import list_weights, load_weights_file
+    from .weights import default_weights, load_weights_file
 
     def entrypoint(
         pretrained: bool = False,
@@ -53,21 +53,23 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         **kwargs,
     ) -> nn.Module:
         tag, hub_repo = _tag_from_cfg(name, pretrained_cfg)
-        published = tag is not None and f"{name}.{tag}" in list_weights(f"{name}.*")
-        if pretrained and hub_repo and not published:
+        listed = _weights_or_none(f"{name}.{tag}") if tag else None
+        if pretrained and hub_repo and (listed is None or listed.hub_repo != hub_repo):
             # A Hub repo cifarnets does not list (e.g. your own `publish hub` upload):
             # its model.safetensors, through huggingface_hub's cache, then checked.
-            from huggingface_hub import hf_hub_download
-
             model = get_model(name, **kwargs)
-            load_weights_file(model, hf_hub_download(hub_repo, "model.safetensors",
-                                                     cache_dir=cache_dir,
-                                                     library_name="cifarnets"))
+            load_weights_file(model, _download_from_repo(hub_repo, cache_dir))
         else:
             weights = (tag or "DEFAULT") if pretrained else None
             model = get_model(name, weights=weights, cache_dir=cache_dir, **kwargs)
-            if not pretrained and tag:  # the tag's data config, for training from scratch
-                model.pretrained_cfg = _cfg(name, _weights_or_none(f"{name}.{tag}"))
+            if not pretrained:
+                # As timm's nets: the data config of the tag, or of the DEFAULT weights
+                # of the net's data set, also when training from scratch.
+                chosen = (listed if tag else
+                          default_weights(name, "cifar100" if model.num_classes == 100
+                                          else "cifar10"))
+                if chosen is not None:
+                    model.pretrained_cfg = _cfg(name, chosen)
         if global_pool is not None:
             _set_pool(model, global_pool)
         if in_chans != 3:
@@ -87,6 +89,25 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     entrypoint.__module__ = __name__
     entrypoint.__doc__ = f"cifarnets.{name} for timm.create_model (see cifarnets.{name})."
     return entrypoint
+
+
+def _download_from_repo(hub_repo: str, cache_dir: str | None) -> str:
+    """``model.safetensors`` of a Hub repo, through huggingface_hub's cache; a Hub that
+    cannot be reached or has no such file is a WeightsUnavailableError that says so."""
+    from huggingface_hub import hf_hub_download
+
+    from ._version import __version__
+    from .weights import WeightsUnavailableError, _hub_call
+
+    try:
+        return _hub_call(f"{hub_repo}/model.safetensors", lambda: hf_hub_download(
+            hub_repo, "model.safetensors", cache_dir=cache_dir, library_name="cifarnets",
+            library_version=__version__))
+    except OSError as err:  # _HubUnreachable, _HubRefused
+        raise WeightsUnavailableError(
+            f"cannot get model.safetensors of hf-hub:{hub_repo}: {err}. Fix: check the repo "
+            f"id and your network, or load a local copy with "
+            f"cifarnets.load_weights_file(model, PATH)") from err
 
 
 def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from . import _exit
 from ._registry import get_model, list_models, model_info
 from .data import DATASETS, DataError, default_data_root, load_split, load_test_sample
 from .evaluate import evaluate
+from .reference import REFERENCES
 from .training.spec import resolve_device
 from .weights import (
     UnknownWeightsError,
@@ -49,6 +51,14 @@ def markdown_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _weights_origin(weights) -> str:
+    """Where a weight comes from, in a table cell: the project's own or a port."""
+    if not weights.ported:
+        return "cifarnets" + (" (partial)" if weights.partial else "")
+    best = ", best on test" if weights.selected_on_test else ""
+    return f"{weights.source.get('project', 'ported')} (ported{best})"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     names = list_models(args.pattern)
     if not names:
@@ -59,20 +69,28 @@ def cmd_list(args: argparse.Namespace) -> int:
         info = model_info(name)
         weights = default_weights(name)
         error = f"{weights.test_error:.2f}" if weights and weights.test_error is not None else "-"
+        ref = REFERENCES.get(name)
         rows.append([
             name, info.family, info.depth, info.block, info.shortcut or "none",
             f"{info.num_params:,}", f"{info.macs / 1e6:.2f}", info.report_label or "",
-            weights.tag if weights else "-", error,
+            " / ".join(_reference_cells(ref)) if ref else "",
+            weights.tag if weights else "-", _weights_origin(weights) if weights else "-", error,
         ])
     header = ["name", "family", "layers", "block", "shortcut", "params", "MMACs",
-              "report row", "weights", "test err %"]
+              "report row", "paper / report err %", "weights (DEFAULT)", "from", "test err %"]
     if args.markdown:
         print(markdown_table(rows, header))
         return 0
     print(_table(rows, header))
     print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the seed report's "
-          "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image.")
+          "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image. "
+          "test err %: the DEFAULT weights' error,\nmeasured by cifarnets in fp32 on the full "
+          "test set (`cifarnets info NAME` for all weights and their sources).")
     return 0
+
+
+def _reference_cells(ref) -> list[str]:
+    return [f"{v:.2f}" if v is not None else "-" for v in (ref.paper, ref.report)]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -86,17 +104,47 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key in ("family", "block", "depth", "shortcut", "num_params", "macs", "report_label"):
         value = getattr(info, key)
         print(f"  {key:13s} {value:,}" if isinstance(value, int) else f"  {key:13s} {value}")
+    ref = REFERENCES.get(info.name)
+    if ref and (ref.paper is not None or ref.report is not None):
+        print(f"  published     paper {ref.paper if ref.paper is not None else '-'} % "
+              f"({ref.paper_source or 'none'}), seed report "
+              f"{ref.report if ref.report is not None else '-'} %")
     if not weights:
         print("  weights       none published yet "
               f"(train: cifarnets train --models {info.name})")
     default = default_weights(info.name)
     for w in weights:
         mark = " (DEFAULT)" if default and w.name == default.name else ""
-        print(f"  weights       {w.name}{mark}: test error {w.test_error} %, "
-              f"sha256 {w.sha256[:12]}, hub {w.hub_repo}@{w.hub_revision}")
-        if w.recipe.get("command"):
-            print(f"                trained with: {w.recipe['command']}")
+        print(f"  weights       {w.name}{mark}")
+        for key, value in _weights_details(w):
+            print(f"    {key:14s}{value}")
     return 0
+
+
+def _weights_details(w) -> list[tuple[str, str]]:
+    m = w.metrics
+    chosen = ("checkpoint chosen on the test set: optimistic" if w.selected_on_test
+              else "final epoch")
+    rows = [("test error", f"{w.test_error} % ({m.get('test_error_eval', 'full test set')}; "
+                           f"{chosen})"),
+            ("normalisation", f"mean {tuple(w.mean)}, std {tuple(w.std)} "
+                              f"(model.pretrained_weights.transforms() applies it)")]
+    if w.ported:
+        s = w.source
+        rows.append(("source", f"{s.get('repository')} @ {str(s.get('commit'))[:12]}, "
+                               f"{s.get('file')} (sha256 {str(s.get('file_sha256'))[:12]})"))
+        rows.append(("license", f"{w.license}, {s.get('copyright', '')}".rstrip(", ")))
+        if w.recipe.get("description"):
+            rows.append(("trained", w.recipe["description"]))
+    else:
+        rows.append(("license", w.license))
+        if w.recipe.get("command"):
+            rows.append(("trained with", w.recipe["command"]))
+    hub = f"{w.hub_repo}@{w.hub_revision}" if w.hub_revision else f"{w.hub_repo} (not uploaded)"
+    rows.append(("file", f"sha256 {w.sha256[:12]}, {w.file_size:,} bytes, hub {hub}"))
+    if w.partial:
+        rows.append(("PARTIAL", "not its recipe's full experiment"))
+    return rows
 
 
 def _positive_int(text: str) -> int:
@@ -278,3 +326,6 @@ def main(argv: list[str] | None = None) -> int:
     except (WeightsError, DataError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return _exit.status_of(err)
+    except BrokenPipeError:  # `cifarnets list | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

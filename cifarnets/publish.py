@@ -22,8 +22,10 @@ $CIFARNETS_PRETRAINED_DIR (a private set); the manifest is written atomically.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -36,12 +38,16 @@ from .convert import AKAMASTER_MEAN, AKAMASTER_STD, ConversionError, convert_aka
 from .data import CATEGORIES, DataError, get_dataset_spec, load_split
 from .evaluate import evaluate
 from .reference import REFERENCES, tolerance
+from .resnet import pretrained_cfg_for
 from .training.results import RunResult, read_result
 from .weights import (
     HUB_FILENAME,
     MANIFEST,
     Weights,
     WeightsError,
+    _hub_call,
+    _HubRefused,
+    _HubUnreachable,
     get_weights,
     list_weights,
     load_weights_file,
@@ -90,6 +96,29 @@ def _check_writable(folder: Path) -> None:
         raise PublishError(f"cannot write to the weights folder {folder} ({err}). Fix: pass "
                            f"--folder DIR (or set CIFARNETS_PRETRAINED_DIR) to a folder you "
                            f"can write; nothing was changed") from err
+
+
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _check_names(arch: str, tag: str, org: str) -> str:
+    """Before any slow work: the tag names one file and the Hub repo id is one the Hub
+    accepts (else `publish hub` would fail after the weight is published). Returns the
+    repo id."""
+    if not _TAG.fullmatch(tag):
+        raise PublishError(f"invalid tag {tag!r}: use letters, digits, _ and - (data set + "
+                           f"recipe + version, e.g. cifar10_v1); nothing was changed")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    repo = f"{org}/{arch}.{tag}"
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as err:
+        raise PublishError(f"the Hub would refuse the repo id {repo!r} ({err}). Fix: pass "
+                           f"--org with a valid Hub user or organisation name; nothing was "
+                           f"changed") from None
+    return repo
 
 
 def _check_replace(table: dict[str, Weights], name: str, replace: bool) -> str | None:
@@ -146,10 +175,12 @@ def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
                 f"pass a check run off as a result. Pass --allow-partial to publish it "
                 f"anyway, labelled partial")
     first = results[0]
-    if any((r.model, r.dataset, r.spec.recipe) != (first.model, first.dataset,
-                                                   first.spec.recipe) for r in results):
-        raise PublishError("all runs of one published weight must be the same net, data set "
-                           "and recipe")
+    for r in results[1:]:
+        # Seeds of one experiment: one note can then say what every number was measured on.
+        if dataclasses.replace(r.spec, seed=first.seed) != first.spec:
+            raise PublishError(f"all runs of one published weight must be seeds of the same "
+                               f"run (net, data set, recipe, subsets): {r.name} and "
+                               f"{first.name} differ")
     seeds = [r.seed for r in results]
     if len(set(seeds)) != len(seeds):
         raise PublishError(f"two runs have the same seed: {seeds}")
@@ -173,6 +204,7 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
     first = results[0]
     arch, dataset = first.model, first.dataset
     name = f"{arch}.{tag}"
+    hub_repo = _check_names(arch, tag, org)
     _check_writable(folder)
     table, defaults = read_folder(folder)
     replaced = _check_replace(table, name, replace)
@@ -198,7 +230,8 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
         "test_error_during_training": [r.final_test_error for r in results],
         "test_error_during_training_eval": (
             f"the last epoch's evaluation during training, on {first.test_images:,} test "
-            f"images, in the training's precision ({', '.join(first.hardware)})"),
+            f"images, in the training's precision "
+            f"({', '.join(dict.fromkeys(h for r in results for h in r.hardware))})"),
     }
     if len(per_seed) > 1:
         metrics["test_error_mean"] = round(statistics.mean(per_seed), 2)
@@ -214,7 +247,7 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
         mean=spec.mean, std=spec.std, sha256=sha256_of(source),
         file_size=source.stat().st_size, num_params=model_info(arch).num_params
         + (spec.num_classes - 10) * (model_info(arch).num_features + 1),
-        hub_repo=f"{org}/{name}", hub_revision=None, metrics=metrics,
+        hub_repo=hub_repo, hub_revision=None, metrics=metrics,
         recipe={"name": first.recipe,
                 "command": f"cifarnets train --models {arch} --seeds {seeds} --dataset "
                            f"{dataset}" + ("" if first.recipe == "report"
@@ -269,6 +302,8 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
     port = PORTS[kind]
     folder = Path(folder) if folder else pretrained_dir()
     name = f"{arch}.{tag}"
+    model_info(arch)  # an unknown net fails here, with the closest name
+    hub_repo = _check_names(arch, tag, org)
     _check_writable(folder)
     table, defaults = read_folder(folder)
     replaced = _check_replace(table, name, replace)
@@ -290,7 +325,7 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
         std=port["std"], sha256=_sha256_bytes(data), file_size=len(data),
         num_params=sum(v.numel() for k, v in state.items()
                        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))),
-        hub_repo=f"{org}/{name}", hub_revision=None,
+        hub_repo=hub_repo, hub_revision=None,
         metrics={"test_error": error, "test_images": images,
                  "test_error_eval": f"fp32 on {device}, the full {dataset} test set "
                                     f"({images:,} images), with the checkpoint's own "
@@ -335,12 +370,8 @@ def hub_config(weights: Weights) -> dict[str, Any]:
         "architecture": f"cifar_{weights.arch}",  # timm's name of the net
         "num_classes": weights.num_classes,
         "num_features": info.num_features,
-        "pretrained_cfg": {
-            "tag": weights.tag, "input_size": [3, 32, 32], "crop_pct": 1.0,
-            "interpolation": "bilinear", "mean": list(weights.mean), "std": list(weights.std),
-            "num_classes": weights.num_classes, "first_conv": "conv1", "classifier": "fc",
-            "pool_size": [8, 8], "license": weights.license.lower(),
-        },
+        "pretrained_cfg": {**pretrained_cfg_for(weights.arch, weights),
+                           "license": weights.license.lower()},
         "library": "cifarnets",
         "cifarnets_architecture": weights.arch,
         "family": info.family,
@@ -383,7 +414,7 @@ def model_card(weights: Weights) -> str:
                      f"{s['license']}, {s['copyright']}; its license text ships with "
                      f"cifarnets (THIRD_PARTY_NOTICES).")
         lines.append(f"Training: {weights.recipe.get('description', '')}.")
-    elif m.get("meets_target") is not None and info.report_label:
+    elif m.get("meets_target") is not None and info.report_label and not weights.partial:
         verb = ("reproduces" if m["meets_target"] else "does not reproduce (the miss is "
                 "reported, not hidden)")
         target = f"{ref.target} % ({ref.target_source})" if ref else ""
@@ -444,26 +475,28 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
 
 
 def upload_hub_repo(weights: Weights, folder: Path) -> str:
-    """Create the Hub repo if needed, upload ``folder``, return the new commit sha."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    """Create the Hub repo if needed, upload ``folder``, return the new commit sha.
+
+    A Hub answering 5xx is retried, as for downloads (both steps are idempotent)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HFValidationError
 
     api = HfApi()
     try:
-        api.create_repo(weights.hub_repo, exist_ok=True)
-        commit = api.upload_folder(repo_id=weights.hub_repo, folder_path=str(folder),
-                                   commit_message=f"cifarnets {weights.name}")
-    except HFValidationError as err:
-        raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err}); fix the "
-                           f"manifest's hub_repo (publish add --org)") from err
-    except HfHubHTTPError as err:
-        raise PublishError(f"the Hub refused the upload of {weights.name}: "
-                           f"{' '.join(str(err).split())}. Fix: log in with a token that "
-                           f"may write to {weights.hub_repo} (hf auth login)") from err
-    except Exception as err:  # the transport's connection errors
-        raise PublishError(f"cannot reach the Hub at {constants.ENDPOINT} to upload "
-                           f"{weights.name} ({type(err).__name__}: {err}); nothing was "
-                           f"pinned. Fix: connect and run the same command again") from err
+        _hub_call("create repo", lambda: api.create_repo(weights.hub_repo, exist_ok=True))
+        commit = _hub_call("upload", lambda: api.upload_folder(
+            repo_id=weights.hub_repo, folder_path=str(folder),
+            commit_message=f"cifarnets {weights.name}"))
+    except _HubRefused as err:
+        if isinstance(err.__cause__, HFValidationError):
+            raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err.__cause__}); fix "
+                               f"the manifest's hub_repo (publish add --org)") from err
+        raise PublishError(f"the Hub refused the upload of {weights.name}: {err}. Fix: log "
+                           f"in with a token that may write to {weights.hub_repo} (hf auth "
+                           f"login)") from err
+    except _HubUnreachable as err:
+        raise PublishError(f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
+                           f"connect and run the same command again") from err
     return commit.oid
 
 

@@ -64,6 +64,13 @@ _COMMANDS = {"cifarnets train": "cifarnets train",
 SMOKE_SUBSETS = dict(train_subset=512, test_subset=256)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__.split("\n\n")[0],
@@ -105,7 +112,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     speed.add_argument("--no-cuda-graph", action="store_true", help=argparse.SUPPRESS)
     speed.add_argument("--no-channels-last", action="store_true")
     speed.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    speed.add_argument("--concurrent", type=int, default=None, metavar="N",
+    speed.add_argument("--concurrent", type=_positive_int, default=None, metavar="N",
                        help="runs trained side by side per process (default: all)")
     speed.add_argument("--max-minutes", type=float, default=None, metavar="M",
                        help="stop at the last epoch boundary before M minutes (a chunk)")

@@ -14,7 +14,6 @@ One implementation, :class:`CifarResNet`, covers every net in the zoo:
 ``shortcut=None`` removes every shortcut: the "plain" nets of the paper's Figure 6.
 """
 
-from __future__ import annotations
 
 import logging
 from typing import Literal

@@ -405,39 +405,47 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
     Honours ``HF_HUB_OFFLINE`` (then only the Hugging Face cache and the package are
     used). A file that fails its size or sha256 check is never loaded: a damaged cached
     copy is downloaded again (with a warning); a Hub that serves other bytes than the
-    published ones, or cannot be reached, gives way to the package copy (with a
-    warning); without one, the error says what happened and what to do.
+    published ones, or cannot be reached, and a damaged cache that cannot be downloaded
+    again (offline, Hub down), give way to the package copy (with a warning); without
+    one, the error says what happened and what to do.
     """
     hub_error: Exception | None = None
     if weights.hub_revision is not None:
         try:
             return _fetch_verified_from_hub(weights, cache_dir)
-        except (_HubUnreachable, _HubRefused, _HubMismatch) as err:
-            hub_error = err
+        except (_HubUnreachable, _HubRefused, _HubMismatch, WeightsIntegrityError) as err:
+            hub_error = err  # a damaged cache that could not be healed is one of these
     packaged = pretrained_dir() / weights.filename
     if packaged.is_file():
-        if hub_error is not None and not _hub_offline():
+        damaged_cache = isinstance(hub_error, WeightsIntegrityError)
+        if hub_error is not None and (damaged_cache or not _hub_offline()):
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
-                f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy shipped "
-                f"with cifarnets", stacklevel=3,
+                f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy "
+                + (f"in CIFARNETS_PRETRAINED_DIR={pretrained_dir()}" if _private_dir()
+                   else "shipped with cifarnets"), stacklevel=3,
             )
         _verify(packaged, weights, f"Fix: {_fix_for_folder()}.")
         return packaged
+    if isinstance(hub_error, WeightsIntegrityError):
+        raise hub_error  # it names the damaged file and how to heal it
+    # Where a copy of the file would come from: the user's own folder, or a wheel.
+    copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
+            f"{pretrained_dir()} (`cifarnets publish add` writes it there)" if _private_dir()
+            else "install a cifarnets wheel that ships its weights")
     if hub_error is None:
         where = "it has not been uploaded to the Hub yet"
-        fix = "reinstall cifarnets from a wheel that ships its weights"
+        fix = copy if _private_dir() else "reinstall cifarnets from a wheel that ships its weights"
     else:
         where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed: {hub_error}"
         if _hub_offline() or isinstance(hub_error, _HubUnreachable):
-            fix = ("connect to the internet (and unset HF_HUB_OFFLINE), or install a "
-                   "cifarnets wheel that ships its weights")
+            fix = f"connect to the internet (and unset HF_HUB_OFFLINE), or {copy}"
         elif isinstance(hub_error, _HubMismatch):
-            fix = ("deleting the cache will not help (the Hub itself serves other bytes); "
-                   "install a cifarnets wheel that ships its weights, and report it")
+            fix = (f"deleting the cache will not help (the Hub itself serves other bytes); "
+                   f"{copy}, and report it")
         else:  # the Hub answered: the manifest names a repo, revision or file it lacks
-            fix = ("upgrade cifarnets (its manifest names a repo or revision the Hub does "
-                   "not have), or install a cifarnets wheel that ships its weights")
+            fix = (f"upgrade cifarnets (its manifest names a repo or revision the Hub does "
+                   f"not have), or {copy}")
     raise WeightsUnavailableError(
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
         f"({packaged}). Fix: {fix}."
@@ -572,8 +580,11 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
             f"{path} holds weights of {meta['arch']} (its metadata says so), but the net is "
             f"{arch}: build cifarnets.{meta['arch']}() for it"
         )
+    # Described before loading: a file whose metadata cannot be read leaves the net and
+    # its description as they were, never new weights under the old description.
+    described = local_weights(path, meta, model, arch)
     load_checked(model, state_dict, str(path))
-    model.pretrained_weights = local_weights(path, meta, model, arch)
+    model.pretrained_weights = described
     return model
 
 
@@ -583,9 +594,16 @@ def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
     from .data import get_dataset_spec
 
     dataset = meta.get("dataset", "cifar10")
-    spec = get_dataset_spec(dataset)
-    mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
-    std = tuple(json.loads(meta["std"])) if "std" in meta else spec.std
+    try:
+        spec = get_dataset_spec(dataset)
+        mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
+        std = tuple(json.loads(meta["std"])) if "std" in meta else spec.std
+    except ValueError as err:  # json's errors are ValueErrors too
+        raise WeightsIntegrityError(
+            f"{path} has metadata cifarnets cannot read ({err}): its dataset, mean and std "
+            f"say how to preprocess its inputs. Fix the file's metadata (cifarnets writes "
+            f"dataset cifar10 or cifar100, mean and std as JSON lists); nothing was loaded"
+        ) from err
     return Weights(
         arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
         num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,

@@ -51,7 +51,13 @@ def test_info(capsys):
     code, out, _ = run(capsys, "info", "resnet110")
     assert "none published yet" in out and "option A" in out
     code, out, _ = run(capsys, "info", "resnet20")
-    assert "resnet20.cifar10_akamaster (DEFAULT): test error 8.27 %" in out
+    assert "resnet20.cifar10_akamaster (DEFAULT)" in out and "test error    8.27 %" in out
+    # A ported weight says where it comes from, under which license, with which constants.
+    assert "github.com/akamaster/pytorch_resnet_cifar10" in out
+    assert "BSD-2-Clause, Copyright (c) 2018, Yerlan Idelbayev" in out
+    assert "mean (0.485, 0.456, 0.406)" in out and "chosen on the test set" in out
+    code, out, _ = run(capsys, "list", "resnet2*")
+    assert "akamaster (ported, best on test)" in out and "8.75 / 8.51" in out
 
 
 def test_eval_on_the_shipped_sample_is_labelled(capsys):

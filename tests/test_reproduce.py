@@ -143,6 +143,24 @@ def test_usage_errors_exit_2_with_one_line(cifar10_root, tmp_path):
         assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("args", [["--concurrent", "0"], ["--concurrent", "-1"],
+                                  ["--epochs", "1.5"], ["--test-subset", "x"]])
+def test_bad_numbers_are_refused_before_anything_runs(args, capsys):
+    from cifarnets.reproduce import parse_args
+
+    with pytest.raises(SystemExit) as excinfo:
+        parse_args(args)
+    assert excinfo.value.code == 2 and args[0] in capsys.readouterr().err
+
+
+def test_bad_subsets_are_refused_before_anything_runs(tmp_path):
+    from cifarnets.reproduce import make_specs, parse_args
+
+    for args in (["--train-subset", "-5"], ["--test-subset", "-9990"], ["--train-subset", "0"]):
+        with pytest.raises(ValueError, match="subset must be None"):
+            make_specs(parse_args([*args, "--out", str(tmp_path)]))
+
+
 def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path):
     code = ("import sys; sys.modules['matplotlib'] = None; "
             "from cifarnets.reproduce import main; sys.exit(main(sys.argv[1:]))")

@@ -265,6 +265,32 @@ def test_another_runs_folder_is_never_touched(cifar10_root, tmp_path):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+def test_a_finished_run_of_another_config_is_never_taken_for_this_one(cifar10_root, tmp_path):
+    """Even in a folder without run.json (an older version's): its summary says whose."""
+    spec = tiny(recipe=TINY.with_changes(epochs=1, milestones=()))
+    train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    folder = tmp_path / spec.name
+    (folder / "run.json").unlink()
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
+                                                               "momentum": 0.5}})
+    with pytest.raises(ValueError, match=r"holds another run.*recipe.momentum"):
+        train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_run_that_lost_its_checkpoint_is_not_started_over(cifar10_root, tmp_path):
+    spec = tiny()
+    train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
+    folder = RunFolder(tmp_path, spec)
+    folder.checkpoint.unlink()  # e.g. not committed with the rest of the run
+    before = {p.name: p.read_bytes() for p in folder.path.iterdir()}
+    with pytest.raises(ValueError, match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
+                                         r"missing.*move the folder away"):
+        train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
+    assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == before
+
+
 def test_a_damaged_checkpoint_is_an_error_that_says_how_to_recover(cifar10_root, tmp_path):
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
@@ -331,11 +357,11 @@ def test_epoch_randomness_depends_on_seed_and_epoch_only():
 
 def test_recipes_are_validated_up_front():
     bad = {"epochs": 1.5, "batch_size": 0, "momentum": -1, "weight_decay": -1,
-           "lr": float("nan")}
+           "lr": float("nan"), "gamma": 0, "nesterov": "yes", "pad": -4}
     for field, value in bad.items():
         with pytest.raises(ValueError, match=field):
             Recipe(**{field: value})
-    for milestones in [(81, 81), (500,), (-1,), (122, 81)]:
+    for milestones in [(81, 81), (500,), (-1,), (122, 81), (81.5,), (164,)]:
         with pytest.raises(ValueError, match="milestones must be strictly increasing"):
             Recipe(milestones=milestones)
     with pytest.raises(ValueError, match="unknown recipe 'fast'; named recipes: report, smoke"):
@@ -347,9 +373,10 @@ def test_specs_and_runtimes_are_validated_up_front():
         RunSpec("resnet-56")
     with pytest.raises(ValueError, match="unknown dataset"):
         RunSpec("resnet20", dataset="mnist")
-    for subset in (-5, 0, 2.5):
-        with pytest.raises(ValueError, match="train_subset must be None"):
-            RunSpec("resnet20", train_subset=subset)
+    for field in ("train_subset", "test_subset"):
+        for subset in (-5, 0, -9990, 2.5, True, "256"):
+            with pytest.raises(ValueError, match=f"{field} must be None"):
+                RunSpec("resnet20", **{field: subset})
     with pytest.raises(ValueError, match="seed"):
         RunSpec("resnet20", seed=-1)
     with pytest.raises(ValueError, match="executor must be one of"):

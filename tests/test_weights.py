@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +30,9 @@ from cifarnets import (
 from cifarnets.cli import main as cli_main
 from cifarnets.data import DATASETS
 from cifarnets.weights import load_state_dict, read_safetensors
+
+# The tests' weights live in a private folder (weights_dir), and the fallback says so.
+FOLDERS_COPY = "using the copy in CIFARNETS_PRETRAINED_DIR"
 
 
 def reference_net(arch: str = "resnet20", seed: int = 0) -> torch.nn.Module:
@@ -138,6 +143,21 @@ def test_load_weights_file_describes_the_file_it_loaded(weights_dir, tmp_path):
     assert described.tag == "local" and described.source["path"] == str(path.resolve())
     assert described.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert described.arch == "resnet20" and described.mean == DATASETS["cifar10"].mean
+
+
+@pytest.mark.parametrize("meta", [{"dataset": "imagenet"}, {"mean": "[0.5, 0.5"}])
+def test_a_file_that_cannot_be_described_is_not_loaded(weights_dir, tmp_path, meta):
+    """Never new weights under the old weights' name and sha256."""
+    from cifarnets._safetensors import canonical_bytes
+
+    make_weights()
+    model = cifarnets.resnet20(weights="test_v1")
+    before = model.pretrained_weights
+    path = tmp_path / "other.safetensors"
+    path.write_bytes(canonical_bytes(reference_net(seed=5).state_dict(), meta))
+    with pytest.raises(WeightsIntegrityError, match="metadata cifarnets cannot read"):
+        cifarnets.load_weights_file(model, path)
+    assert model.pretrained_weights == before and same_weights(model, reference_net())
 
 
 def test_a_file_of_another_net_with_the_same_shapes_is_refused(tmp_path):
@@ -259,13 +279,46 @@ def test_a_damaged_cache_with_the_hub_down_names_the_file_and_fix(weights_dir, f
     assert "models--" in message
 
 
+def damage_the_cached_copy(data: bytes) -> None:
+    (snapshot,) = Path(constants.HF_HUB_CACHE).rglob("model.safetensors")
+    snapshot.resolve().chmod(0o644)
+    snapshot.resolve().write_bytes(data[:1000])
+
+
+@pytest.mark.parametrize("hub", ["down", "offline"])
+def test_a_damaged_cache_gives_way_to_the_package(weights_dir, fake_hub, monkeypatch, hub):
+    weights, data = make_weights(hub=fake_hub, package_copy=True)
+    cifarnets.resnet20(weights="test_v1")  # cached
+    damage_the_cached_copy(data)
+    if hub == "down":
+        fake_hub.stop()
+    else:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.warns(UserWarning, match=f"truncated.*rm -r.*{FOLDERS_COPY}"):
+        model = cifarnets.resnet20(weights="test_v1")
+    assert same_weights(model, reference_net())
+
+
+def test_the_delete_the_cached_copy_advice_works(weights_dir, fake_hub, monkeypatch):
+    weights, data = make_weights(hub=fake_hub, package_copy=False)
+    cifarnets.resnet20(weights="test_v1")
+    damage_the_cached_copy(data)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsIntegrityError, match="load again online") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    command = re.search(r"rm -r (\S+)\)", str(excinfo.value)).group(1)
+    shutil.rmtree(command)  # what the message says to do
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert same_weights(cifarnets.resnet20(weights="test_v1"), reference_net())
+
+
 def test_a_hub_that_serves_other_bytes_gives_way_to_the_package(weights_dir, fake_hub):
     weights, data = make_weights(hub=fake_hub, package_copy=True)
     # The pinned commit now serves other bytes (a rewritten history): not a cache problem.
     fake_hub._repos[weights.hub_repo].commits[weights.hub_revision]["model.safetensors"] = \
         data[:-1] + b"\x00"
     with pytest.warns(UserWarning, match="does not match the published sha256 even when "
-                                         "downloaded again.*using the copy shipped"):
+                                         f"downloaded again.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
     (weights_dir / weights.filename).unlink()
@@ -277,7 +330,7 @@ def test_a_hub_that_dies_mid_download_gives_way_to_the_package(weights_dir, fake
     make_weights(hub=fake_hub, package_copy=True)
     fake_hub.die_mid_download = True
     start = time.monotonic()
-    with pytest.warns(UserWarning, match="cannot reach.*using the copy shipped"):
+    with pytest.warns(UserWarning, match=f"cannot reach.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net()) and time.monotonic() - start < 15
 
@@ -319,6 +372,18 @@ def test_a_corrupt_file_in_a_private_folder_says_to_fix_that_folder(weights_dir)
     assert "reinstall" not in str(excinfo.value)
 
 
+def test_a_missing_file_in_a_private_folder_says_to_fix_that_folder(weights_dir, fake_hub):
+    make_weights(package_copy=False)  # not uploaded either
+    with pytest.raises(WeightsUnavailableError, match="CIFARNETS_PRETRAINED_DIR") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    assert "reinstall" not in str(excinfo.value) and "wheel" not in str(excinfo.value)
+    make_weights(hub=fake_hub, package_copy=False)
+    fake_hub.stop()
+    with pytest.raises(WeightsUnavailableError, match="CIFARNETS_PRETRAINED_DIR") as excinfo:
+        cifarnets.resnet20(weights="test_v1")
+    assert "wheel" not in str(excinfo.value)
+
+
 def test_builders_pass_cache_dir_and_identify_the_library(weights_dir, fake_hub, tmp_path,
                                                          monkeypatch):
     make_weights(hub=fake_hub, package_copy=False)
@@ -345,7 +410,7 @@ def test_unknown_revision(weights_dir, fake_hub):
 
     write_manifest(weights_dir, {weights.name: repinned}, {"resnet20": {"cifar10": "test_v1"}})
     # With a packaged copy the load goes on, and says why it did not use the Hub ...
-    with pytest.warns(UserWarning, match="RevisionNotFoundError.*using the copy shipped"):
+    with pytest.warns(UserWarning, match=f"RevisionNotFoundError.*{FOLDERS_COPY}"):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
     # ... without one, it is an error that names the revision and the fix.
@@ -367,7 +432,7 @@ def test_server_down_and_nothing_cached_fails_fast(weights_dir, fake_hub):
 def test_server_down_falls_back_to_the_package(weights_dir, fake_hub):
     make_weights(hub=fake_hub, package_copy=True)
     fake_hub.stop()
-    with pytest.warns(UserWarning, match="using the copy shipped with cifarnets"):
+    with pytest.warns(UserWarning, match=FOLDERS_COPY):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
 
@@ -520,10 +585,11 @@ def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path
     assert code == 2 and "--allow-partial" in capsys.readouterr().err
     assert cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
                      str(cifar10_root), "--allow-partial"]) == 0
-    assert "added resnet20.smoke_v1: test error" in capsys.readouterr().out
+    assert "added resnet20.smoke_v1 (PARTIAL): test error" in capsys.readouterr().out
     weights = cifarnets.get_weights("resnet20.smoke_v1")
     assert weights.metrics["seeds"] == [0, 1] and "test_error_std" in weights.metrics
-    assert weights.recipe["command"] == "made here" and weights.hub_revision is None
+    assert weights.recipe["command"].startswith("cifarnets train --models resnet20 --seeds 0 1")
+    assert weights.hub_revision is None
     assert cifarnets.resnet20(pretrained=True).pretrained_weights == weights  # the DEFAULT
     check_metadata(weights)
     # What tests/test_published.py re-checks on every CI run, for the real weights.

@@ -167,6 +167,7 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
         if done is not None:
             results[spec.name] = done
         else:
+            folder.check_nothing_is_lost()
             todo.append((spec, folder))
 
     # Data problems surface here, before any folder is written or any training starts.

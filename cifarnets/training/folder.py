@@ -49,14 +49,7 @@ class RunFolder:
         same name) is never touched: finished work cannot be overwritten by accident.
         """
         if self.identity.is_file():
-            theirs = json.loads(self.identity.read_text())
-            if RunSpec.from_dict(theirs) != self.spec:
-                diff = _diff(self.spec.to_dict(), theirs)
-                raise ValueError(
-                    f"{self.path} holds another run with the same name (differences, this "
-                    f"call vs the folder: {diff}). Nothing was changed. Use another --out "
-                    f"folder, or move that run away if you mean to replace it."
-                )
+            self._check_is_mine(json.loads(self.identity.read_text()))
             return
         if self.path.exists() and any(self.path.iterdir()):
             raise ValueError(
@@ -66,12 +59,41 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(self.identity, _json(self.spec.to_dict()))
 
-    def finished_result(self) -> RunResult | None:
-        """The run's result if it has finished (or diverged): then it is not trained again."""
+    def _check_is_mine(self, theirs: dict[str, Any]) -> None:
+        if RunSpec.from_dict(theirs) != self.spec:
+            diff = _diff(self.spec.to_dict(), theirs)
+            raise ValueError(
+                f"{self.path} holds another run with the same name (differences, this "
+                f"call vs the folder: {diff}). Nothing was changed. Use another --out "
+                f"folder, or move that run away if you mean to replace it."
+            )
+
+    def summary_result(self) -> RunResult | None:
+        """The last summary written, if any (checked to be this run's)."""
         if not self.summary.is_file():
             return None
-        result = RunResult.from_dict(json.loads(self.summary.read_text()), str(self.path))
-        return result if result.status in ("finished", "diverged") else None
+        data = json.loads(self.summary.read_text())
+        self._check_is_mine(data["spec"])  # even in a folder without run.json
+        return RunResult.from_dict(data, str(self.path))
+
+    def finished_result(self) -> RunResult | None:
+        """The run's result if it has finished (or diverged): then it is not trained again."""
+        result = self.summary_result()
+        if result is None or result.status not in ("finished", "diverged"):
+            return None
+        return result
+
+    def check_nothing_is_lost(self) -> None:
+        """A run that has trained epochs but has no checkpoint lost it (not committed, a
+        bad checkout): starting over would overwrite its logs without a word."""
+        result = self.summary_result()
+        if result is not None and result.epochs > 0 and not self.checkpoint.is_file():
+            raise ValueError(
+                f"{self.path} has trained {result.epochs} epoch(s) (its {SUMMARY}), but its "
+                f"checkpoint.safetensors is missing. Nothing was changed. Restore it (git "
+                f"checkout -- {self.checkpoint}), or move the folder away to start this run "
+                f"over."
+            )
 
     # -- checkpoint -----------------------------------------------------------------------
 
@@ -92,7 +114,7 @@ class RunFolder:
             raise ValueError(
                 f"{path} is not a readable cifarnets checkpoint ({err}). Nothing was changed. "
                 f"If it was damaged (e.g. a bad git checkout), restore it from git "
-                f"(git checkout -- {path}); delete it to start this run over."
+                f"(git checkout -- {path}); move the run folder away to start this run over."
             ) from err
         if RunSpec.from_dict(meta["spec"]) != self.spec:
             raise ValueError(

@@ -1,0 +1,199 @@
+"""Publishing: `publish add` never loses or misstates a published weight, and `publish
+hub` ends every Hub fault in a clear error (against a local FakeHub)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import make_weights
+
+import cifarnets
+from cifarnets import publish
+from cifarnets.cli import main as cli_main
+from cifarnets.publish import model_card
+from cifarnets.training import RunSpec, Runtime, get_recipe, train
+
+
+@pytest.fixture(scope="module")
+def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
+    """Two seeds of a finished 1-epoch run on 256 images (check runs, not a full recipe)."""
+    recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
+    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=n)
+             for seed, n in ((0, 128), (1, 128), (2, 64))]
+    out = tmp_path_factory.mktemp("runs")
+    train(specs, data_root=cifar10_root, out_dir=out, command="made here",
+          runtime=Runtime(progress=False, executor="eager"))
+    return [out / spec.name for spec in specs]
+
+
+@pytest.fixture
+def finished_run(finished_runs) -> Path:
+    return finished_runs[0]
+
+
+@pytest.fixture
+def seeds(finished_runs) -> list[Path]:
+    """Two seeds of the same run."""
+    return finished_runs[:2]
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Stands in for the fp32 full-test-set evaluation (a minute on a CPU; the slow test
+    in test_weights.py runs the real one); records the files it was asked to measure."""
+    calls = []
+
+    def fake_measure(arch, file, *args):
+        calls.append(Path(file))
+        return 12.5 + len(calls), 10_000
+
+    monkeypatch.setattr(publish, "_measure", fake_measure)
+    return calls
+
+
+def add(run: Path, tag: str, data: Path, *extra: str) -> int:
+    return cli_main(["publish", "add", str(run), "--tag", tag, "--data", str(data),
+                     "--allow-partial", *extra])
+
+
+def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, tmp_path,
+                                                         capsys):
+    make_weights()
+    fake_hub.stop()
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot upload resnet20.test_v1: cannot reach http://127.0.0.1" in err
+    assert "nothing was pinned. Fix: connect" in err
+    assert "Traceback" not in err
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
+
+
+def test_a_published_tag_is_replaced_only_with_replace(weights_dir, finished_run,
+                                                       cifar10_root, measured, capsys):
+    assert add(finished_run, "t_v1", cifar10_root) == 0
+    first = cifarnets.get_weights("resnet20.t_v1")
+    publish.pin_revision(first, "a" * 40)  # as `publish hub` does after an upload
+    manifest = (weights_dir / "manifest.json").read_bytes()
+    capsys.readouterr()
+    measured.clear()
+
+    assert add(finished_run, "t_v1", cifar10_root) == 2
+    err = capsys.readouterr().err
+    assert f"resnet20.t_v1 (sha256 {first.sha256[:12]}" in err
+    assert f"pinned to Hub commit {'a' * 40}" in err and "--replace" in err
+    assert (weights_dir / "manifest.json").read_bytes() == manifest, "nothing was changed"
+    assert measured == [], "refused before the long evaluation"
+
+    assert add(finished_run, "t_v1", cifar10_root, "--replace") == 0
+    assert f"replaced resnet20.t_v1 (sha256 {first.sha256[:12]}" in capsys.readouterr().out
+    assert cifarnets.get_weights("resnet20.t_v1").hub_revision is None  # to be uploaded again
+
+
+def test_publish_add_creates_the_manifest_of_an_empty_private_folder(
+        finished_run, cifar10_root, measured, tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    monkeypatch.setenv("CIFARNETS_PRETRAINED_DIR", str(folder))  # undone after the test
+    assert add(finished_run, "t_v1", cifar10_root, "--folder", str(folder)) == 0
+    assert (folder / "manifest.json").is_file()
+    weights = cifarnets.get_weights("resnet20.t_v1")
+    assert (folder / weights.filename).read_bytes() == \
+        (finished_run / "weights.safetensors").read_bytes()
+
+
+def test_publish_add_checks_everything_before_the_evaluation(
+        weights_dir, finished_runs, finished_run, cifar10_root, measured, tmp_path, capsys):
+    # A check run without --allow-partial.
+    assert cli_main(["publish", "add", str(finished_run), "--tag", "t_v1", "--data",
+                     str(cifar10_root)]) == 2
+    assert "--allow-partial" in capsys.readouterr().err
+    # A Hub repo id the Hub would refuse, only at `publish hub` time.
+    assert add(finished_run, "t_v1", cifar10_root, "--org", "not/an org") == 2
+    assert "--org" in capsys.readouterr().err
+    # A tag that is not a word.
+    assert add(finished_run, "t v1", cifar10_root) == 2
+    assert "tag" in capsys.readouterr().err
+    # Runs that are not seeds of one experiment (another test subset).
+    assert cli_main(["publish", "add", str(finished_runs[0]), str(finished_runs[2]), "--tag",
+                     "t_v1", "--data", str(cifar10_root), "--allow-partial"]) == 2
+    assert "must be seeds of the same run" in capsys.readouterr().err
+    # A broken manifest.
+    (weights_dir / "manifest.json").write_text("{not json")
+    assert add(finished_run, "t_v1", cifar10_root) == 2
+    assert "cannot read the weights manifest" in capsys.readouterr().err
+    # A folder that cannot be written.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert add(finished_run, "t_v1", cifar10_root, "--folder", str(blocked / "sub")) == 2
+    assert "cannot write to the weights folder" in capsys.readouterr().err
+    assert measured == []
+
+
+def test_every_published_number_says_what_it_was_measured_on(
+        weights_dir, seeds, cifar10_root, measured):
+    assert cli_main(["publish", "add", *map(str, seeds), "--tag", "t_v1", "--data",
+                     str(cifar10_root), "--allow-partial"]) == 0
+    metrics = cifarnets.get_weights("resnet20.t_v1").metrics
+    # Each seed's own file, measured like the published one (full test set, fp32).
+    assert measured == [d / "weights.safetensors" for d in seeds]
+    assert metrics["test_error_per_seed"] == [13.5, 14.5] and metrics["test_images"] == 10_000
+    for key in ("test_error", "test_error_per_seed", "test_error_during_training"):
+        assert metrics[f"{key}_eval"], f"{key} does not say what it was measured on"
+    assert "fp32 on cpu, the full cifar10 test set (10,000 images)" in metrics["test_error_eval"]
+    during = metrics["test_error_during_training_eval"]
+    assert "on 128 test images" in during and "fp32" in during and "bf16" not in during
+    assert "meets_target" not in metrics  # a check run is not judged against the paper
+
+
+def card_for(partial: bool, meets_target: bool | None) -> str:
+    weights, _ = make_weights()
+    metrics = {**weights.metrics, "test_error_eval": "fp32", "selection": "final epoch"}
+    if meets_target is not None:
+        metrics["meets_target"] = meets_target
+    return model_card(cifarnets.Weights.from_dict(
+        {**weights.to_dict(), "metrics": metrics, "partial": partial}))
+
+
+def test_the_model_card_says_reproduces_only_where_the_verdict_does(weights_dir):
+    assert 'It reproduces the row "ResNet-20"' in card_for(partial=False, meets_target=True)
+    assert "does not reproduce" in card_for(partial=False, meets_target=False)
+    for card in (card_for(partial=False, meets_target=None),
+                 card_for(partial=True, meets_target=None),
+                 card_for(partial=True, meets_target=True)):  # a hand-edited manifest
+        assert "It reproduces" not in card
+    assert "**Partial**" in card_for(partial=True, meets_target=True)
+
+
+def test_the_same_weights_and_metadata_give_the_same_file():
+    """safetensors writes its metadata map in a random order (a new Rust hash seed for
+    every map); published sha256s need the same bytes every time."""
+    from safetensors.torch import load, save
+
+    from cifarnets._safetensors import canonical_bytes
+
+    meta = {key: key * 3 for key in "zyxwvutsrqponmlkjihgfedcba"}
+    tensors = {"b": torch.arange(6.0).view(2, 3), "a": torch.ones(3, dtype=torch.int64)}
+    assert len({save(tensors, metadata=meta) for _ in range(8)}) > 1  # what is fixed
+    files = {canonical_bytes(tensors, dict(reversed(meta.items()))) for _ in range(8)}
+    assert len(files) == 1
+    assert torch.equal(load(files.pop())["b"], tensors["b"])
+
+
+def test_publish_hub_rides_out_a_single_503(weights_dir, fake_hub, tmp_path, capsys):
+    make_weights()
+    fake_hub.fail_next(503)
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0, \
+        capsys.readouterr().err
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision is not None
+
+
+def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(weights_dir, fake_hub,
+                                                                tmp_path, capsys):
+    weights, _ = make_weights()
+    table, defaults = publish.read_folder(weights_dir)
+    bad = cifarnets.Weights.from_dict({**weights.to_dict(), "hub_repo": "not a/valid//id"})
+    publish.write_manifest(weights_dir, {bad.name: bad}, defaults)
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
+    err = capsys.readouterr().err
+    assert "invalid Hub repo id 'not a/valid//id'" in err and "Traceback" not in err

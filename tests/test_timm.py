@@ -1,0 +1,175 @@
+"""timm's model contract, as timm's own model tests check it (tests/test_models.py in
+huggingface/pytorch-image-models, run over the cifar_* nets: see CONTRIBUTING.md), kept
+here in a form that runs in seconds, plus the pretrained configs and the hf-hub path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import timm
+import torch
+from helpers import make_weights
+from safetensors.torch import save
+
+import cifarnets
+from cifarnets.cli import main as cli_main
+
+# One net per kind of block and shortcut.
+KINDS = ["resnet20", "plain20", "resnet83", "plain83"]
+
+
+def images(n: int = 2) -> torch.Tensor:
+    return torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def create(name: str, **kwargs) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return timm.create_model(f"cifar_{name}", **kwargs).eval()
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_features_head_and_classifier(name):
+    model = create(name)
+    x = images()
+    with torch.no_grad():
+        features = model.forward_features(x)
+        assert features.shape == (2, model.num_features, 8, 8)  # unpooled, as in timm
+        pooled = model.forward_head(features, pre_logits=True)
+        assert pooled.shape == (2, model.num_features) == (2, model.head_hidden_size)
+        torch.testing.assert_close(model.forward_head(features), model(x))
+    assert model.get_classifier() is model.fc and model.fc.in_features == model.num_features
+    cfg = model.pretrained_cfg
+    assert cfg["input_size"] == (3, 32, 32) and cfg["pool_size"] == (8, 8)
+    assert model.get_submodule(cfg["first_conv"]).in_channels == 3
+    assert model.get_submodule(cfg["classifier"]) is model.fc
+    assert model.default_cfg == cfg
+
+
+def test_num_classes_zero_and_global_pool():
+    model = create("resnet20", num_classes=0)
+    assert isinstance(model.fc, torch.nn.Identity)
+    assert model(images()).shape == (2, model.num_features)
+    unpooled = create("resnet20", num_classes=0, global_pool="")
+    assert unpooled(images()).shape == (2, 64, 8, 8)
+    assert create("resnet20", global_pool="max")(images()).shape == (2, 10)
+    with pytest.raises(ValueError, match="global_pool must be one of"):
+        create("resnet20", global_pool="attention")
+
+
+def test_reset_classifier():
+    model = create("resnet20")
+    model.reset_classifier(5)
+    assert model.num_classes == 5 and model(images()).shape == (2, 5)
+    model.reset_classifier(0, global_pool="")
+    assert model(images()).shape == (2, 64, 8, 8)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet83"])
+def test_features_only_and_forward_intermediates(name):
+    model = create(name)
+    features = create(name, features_only=True)
+    x = images()
+    with torch.no_grad():
+        maps = features(x)
+        final, intermediates = model.forward_intermediates(x)
+        assert [tuple(m.shape[1:]) for m in maps] == [
+            (c, 32 // r, 32 // r) for c, r in zip(features.feature_info.channels(),
+                                                  features.feature_info.reduction(), strict=True)]
+        assert features.feature_info.reduction() == [1, 1, 2, 4]
+        for a, b in zip(maps, intermediates, strict=True):
+            torch.testing.assert_close(a, b)  # same init (seed 0): same stage outputs
+        torch.testing.assert_close(final, model.forward_features(x))
+        last_two = model.forward_intermediates(x, indices=2, intermediates_only=True)
+        assert [m.shape[1] for m in last_two] == features.feature_info.channels()[-2:]
+        assert len(create(name, features_only=True, out_indices=(1, 3))(x)) == 2
+    # timm's prune_intermediate_layers: what feature extraction keeps, nothing more.
+    model.prune_intermediate_layers(indices=[1], prune_head=True)
+    assert isinstance(model.fc, torch.nn.Identity)
+
+
+def test_grad_checkpointing_gives_the_same_gradients():
+    x = images(4)
+    grads = []
+    for checkpointing in (False, True):
+        model = create("resnet20").train()
+        model.set_grad_checkpointing(checkpointing)
+        model(x).square().sum().backward()
+        grads.append(model.conv1.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_pretrained_configs_list_the_published_weights():
+    published = timm.list_pretrained("cifar_*")
+    assert set(published) == {f"cifar_{n}" for n in cifarnets.list_weights()}
+    for arch in ("resnet20", "resnet56"):
+        model = timm.create_model(f"cifar_{arch}", pretrained=False)
+        assert model.pretrained_cfg["tag"] == cifarnets.default_weights(arch).tag  # DEFAULT
+    cfg = timm.create_model("cifar_resnet56.cifar10_akamaster").pretrained_cfg
+    weights = cifarnets.get_weights("resnet56.cifar10_akamaster")
+    assert (cfg["mean"], cfg["std"]) == (weights.mean, weights.std)  # ImageNet's, theirs
+    assert cfg["license"] == "BSD-2-Clause" and cfg["num_classes"] == 10
+    config = timm.data.resolve_data_config(model=timm.create_model("cifar_resnet56"))
+    assert config["mean"] == weights.mean and config["input_size"] == (3, 32, 32)
+
+
+def test_pretrained_ported_weights_match_cifarnets():
+    ours = cifarnets.resnet56(pretrained=True)
+    theirs = timm.create_model("cifar_resnet56.cifar10_akamaster", pretrained=True).eval()
+    with torch.no_grad():
+        assert torch.equal(theirs(images()), ours(images()))
+    assert theirs.pretrained_weights == ours.pretrained_weights
+
+
+def test_checkpoint_path_replaces_the_description(tmp_path):
+    torch.manual_seed(3)
+    path = tmp_path / "mine.pth"
+    torch.save(cifarnets.resnet20().state_dict(), path)
+    model = timm.create_model("cifar_resnet20", pretrained=True, checkpoint_path=str(path))
+    # The net now holds the checkpoint's weights, not the DEFAULT ones it was built with.
+    assert torch.equal(model.conv1.weight, torch.load(path)["conv1.weight"])
+    assert getattr(model, "pretrained_weights", None) is None
+
+
+def test_in_chans_adapts_the_trained_stem():
+    rgb = timm.create_model("cifar_resnet20", pretrained=True)
+    gray = timm.create_model("cifar_resnet20", pretrained=True, in_chans=1)
+    torch.testing.assert_close(gray.conv1.weight, rgb.conv1.weight.sum(1, keepdim=True))
+    assert gray(torch.rand(1, 1, 32, 32)).shape == (1, 10)
+
+
+def test_hf_hub_repo_written_by_publish_hub(weights_dir, fake_hub, tmp_path, capsys):
+    """A user's own upload, named by its Hub repo only: timm reads config.json (it names
+    the timm architecture), then the entrypoint fetches and checks model.safetensors."""
+    weights, data = make_weights(tag="mine_v1")
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    folder = tmp_path / "hub" / weights.name
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert json.loads(files["config.json"])["architecture"] == "cifar_resnet20"
+    fake_hub.add_commit("someone/my-resnet20", files)
+    model = timm.create_model("hf-hub:someone/my-resnet20", pretrained=True).eval()
+    reference = cifarnets.resnet20(weights="mine_v1")
+    with torch.no_grad():
+        assert torch.equal(model(images()), reference(images()))
+    assert model.pretrained_cfg["mean"] == weights.mean
+
+
+def test_hf_hub_repo_with_a_file_of_another_shape_is_refused(weights_dir, fake_hub, tmp_path):
+    weights, _ = make_weights(tag="mine_v1")
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    folder = tmp_path / "hub" / weights.name
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    files["model.safetensors"] = save(cifarnets.resnet32().state_dict())
+    fake_hub.add_commit("someone/bad-resnet20", files)
+    with pytest.raises(cifarnets.WeightsError):
+        timm.create_model("hf-hub:someone/bad-resnet20", pretrained=True)
+
+
+def test_hf_hub_repo_without_its_file_is_a_clear_error(weights_dir, fake_hub, tmp_path):
+    weights, _ = make_weights(tag="mine_v1")
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    config = (tmp_path / "hub" / weights.name / "config.json").read_bytes()
+    fake_hub.add_commit("someone/no-weights", {"config.json": config})
+    with pytest.raises(cifarnets.WeightsUnavailableError,
+                       match="model.safetensors of hf-hub:someone/no-weights"):
+        timm.create_model("hf-hub:someone/no-weights", pretrained=True)
