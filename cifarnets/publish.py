@@ -167,7 +167,9 @@ def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
                                f"({r.epochs}/{r.spec.recipe.epochs} epochs): only finished "
                                f"runs are published")
         if not (d / "weights.safetensors").is_file():
-            raise PublishError(f"{d} has no weights.safetensors: train it again")
+            raise PublishError(f"{d} has no weights.safetensors (the run finished, but its "
+                               f"file is gone): restore it, or move the folder away and "
+                               f"train the run again")
         if not r.full_recipe and not allow_partial:
             raise PublishError(
                 f"{d} is not its recipe's full experiment (recipe {r.recipe}, train images "
