@@ -80,6 +80,14 @@ def test_a_published_tag_is_replaced_only_with_replace(weights_dir, finished_run
     assert cifarnets.get_weights("resnet20.t_v1").hub_revision is None  # to be uploaded again
 
 
+def test_a_check_run_never_takes_the_default_from_a_real_weight(
+        weights_dir, finished_run, cifar10_root, measured):
+    make_weights()  # resnet20.test_v1, a complete weight, the DEFAULT
+    assert add(finished_run, "t_v1", cifar10_root) == 0
+    assert cifarnets.get_weights("resnet20.t_v1").partial
+    assert cifarnets.resnet20(pretrained=True).pretrained_weights.tag == "test_v1"
+
+
 def test_publish_add_creates_the_manifest_of_an_empty_private_folder(
         finished_run, cifar10_root, measured, tmp_path, monkeypatch):
     folder = tmp_path / "mine"
