@@ -139,11 +139,17 @@ def _check_replace(table: dict[str, Weights], name: str, replace: bool) -> str |
 def _set_default(defaults: dict[str, dict[str, str]], table: dict[str, Weights],
                  weights: Weights, make_default: bool) -> None:
     """The project's own weights are the DEFAULT of their net and data set; ported ones
-    only until the project has its own."""
+    only until the project has its own; partial ones (a check run) only where there is
+    nothing better, so that `pretrained=True` never swaps a real weight for a check run."""
     current = defaults.get(weights.arch, {}).get(weights.dataset)
     current_w = table.get(f"{weights.arch}.{current}") if current else None
-    if current_w is None or (make_default and (not weights.ported or current_w.ported)):
+    if current_w is None or (make_default and _rank(weights) >= _rank(current_w)):
         defaults.setdefault(weights.arch, {})[weights.dataset] = weights.tag
+
+
+def _rank(weights: Weights) -> int:
+    """Which weights make the better DEFAULT: partial < ported < the project's own."""
+    return 0 if weights.partial else 1 if weights.ported else 2
 
 
 def _measure(arch: str, file: Path, data_root: Path, device: str,
@@ -167,7 +173,9 @@ def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
                                f"({r.epochs}/{r.spec.recipe.epochs} epochs): only finished "
                                f"runs are published")
         if not (d / "weights.safetensors").is_file():
-            raise PublishError(f"{d} has no weights.safetensors: train it again")
+            raise PublishError(f"{d} has no weights.safetensors (the run finished, but its "
+                               f"file is gone): restore it, or move the folder away and "
+                               f"train the run again")
         if not r.full_recipe and not allow_partial:
             raise PublishError(
                 f"{d} is not its recipe's full experiment (recipe {r.recipe}, train images "

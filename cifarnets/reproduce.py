@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv, prog)
     command = " ".join([_COMMANDS.get(prog, "python -m cifarnets.reproduce"), *argv])
+    # What trains the unfinished runs: this command, less --report-only.
+    continue_with = " ".join([_COMMANDS.get(prog, "python -m cifarnets.reproduce"),
+                              *(a for a in argv if a != "--report-only")])
     try:
         specs = make_specs(args)
         runtime = make_runtime(args)
@@ -240,8 +243,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
             load_split(args.dataset, args.data, train=True, download=True)
         if args.report_only:
-            results = [read_result(args.out / s.name) for s in specs
-                       if (args.out / s.name / "summary.json").is_file()]
+            results = _read_results(specs, args.out)
         elif world > 1:
             results = _sharded(specs, args, runtime, command, rank, world)
             if results is None:
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             print(f"{r.name}: {r.status}, epoch {r.epochs}/{r.spec.recipe.epochs}"
                   + (f", test error {r.final_test_error:.2f} %" if r.history else ""))
         print(f"not finished: {len(unfinished)} run(s) need more chunks. Continue with:\n  "
-              f"{command}")
+              f"{continue_with}")
         return _exit.UNFINISHED
     args.out.mkdir(parents=True, exist_ok=True)
     failures = write_report(results, args.out)
@@ -268,6 +270,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return _exit.FAILED
         print("VERIFY PASSED: every net reached its target")
     return _exit.OK
+
+
+def _read_results(specs: list[RunSpec], out: Path) -> list[RunResult]:
+    """--report-only: the results of the runs asked for that OUT holds; the others named."""
+    missing = [s.name for s in specs if not (out / s.name / "summary.json").is_file()]
+    if len(missing) == len(specs):
+        raise ValueError(f"{out} holds none of the runs asked for ({', '.join(missing)}): "
+                         f"check --out, and the options that name runs (--models, --seeds, "
+                         f"--dataset, the recipe and subset options, --smoke)")
+    if missing:
+        print(f"note: {out} has no results yet for {', '.join(missing)}; the table leaves "
+              f"them out", file=sys.stderr)
+    return [read_result(out / s.name) for s in specs if s.name not in missing]
 
 
 def _sharded(specs, args, runtime, command, rank, world) -> list[RunResult] | None:

@@ -161,6 +161,25 @@ def test_bad_subsets_are_refused_before_anything_runs(tmp_path):
             make_specs(parse_args([*args, "--out", str(tmp_path)]))
 
 
+def test_report_only_never_passes_missing_or_unfinished_runs_off_as_a_report(tmp_path,
+                                                                              capsys):
+    from cifarnets.reproduce import main
+
+    args = ["--report-only", "--models", "resnet20", "plain20", "--out", str(tmp_path)]
+    assert main(args) == 2  # e.g. a wrong --out
+    assert "holds none of the runs asked for" in capsys.readouterr().err
+    assert not (tmp_path / "table1.md").exists()
+    running = summary("resnet20", 20.0, status="running")
+    (tmp_path / running.name).mkdir()
+    (tmp_path / running.name / "summary.json").write_text(json.dumps(running.to_dict()))
+    assert main(args) == 4
+    captured = capsys.readouterr()
+    assert "has no results yet for plain20-cifar10-report-s0" in captured.err
+    continue_with = captured.out.split("Continue with:\n")[1].strip()
+    assert continue_with == f"python -m cifarnets.reproduce --models resnet20 plain20 --out " \
+                            f"{tmp_path}", "the command that trains them, not --report-only"
+
+
 def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path):
     code = ("import sys; sys.modules['matplotlib'] = None; "
             "from cifarnets.reproduce import main; sys.exit(main(sys.argv[1:]))")

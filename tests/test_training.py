@@ -277,6 +277,9 @@ def test_a_finished_run_of_another_config_is_never_taken_for_this_one(cifar10_ro
     with pytest.raises(ValueError, match=r"holds another run.*recipe.momentum"):
         train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    (folder / "summary.json").write_text('{"spec": ')  # a bad merge, a torn copy
+    with pytest.raises(ValueError, match=r"summary.json is not a summary"):
+        train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
 
 
 def test_a_run_that_lost_its_checkpoint_is_not_started_over(cifar10_root, tmp_path):

@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .._safetensors import atomic_write, canonical_bytes
-from .results import SUMMARY, RunResult
+from .results import SUMMARY, RunResult, read_result
 from .spec import RunSpec
 
 __all__ = ["RunFolder"]
@@ -72,9 +72,9 @@ class RunFolder:
         """The last summary written, if any (checked to be this run's)."""
         if not self.summary.is_file():
             return None
-        data = json.loads(self.summary.read_text())
-        self._check_is_mine(data["spec"])  # even in a folder without run.json
-        return RunResult.from_dict(data, str(self.path))
+        result = read_result(self.path)  # a damaged summary: an error that names it
+        self._check_is_mine(result.spec.to_dict())  # even in a folder without run.json
+        return result
 
     def finished_result(self) -> RunResult | None:
         """The run's result if it has finished (or diverged): then it is not trained again."""
