@@ -170,6 +170,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.weights is None:
             label += " (no published weights yet: expect ~90 % error on CIFAR-10)"
     elif weights_arg.endswith(".safetensors"):
+        trained_on = _dataset_of_file(weights_arg)
+        if trained_on and trained_on != args.dataset:
+            raise ValueError(f"{weights_arg} was trained on {trained_on} (its metadata says "
+                             f"so); pass --dataset {trained_on}")
         model = load_weights_file(get_model(args.model, num_classes=spec.num_classes),
                                   weights_arg)
         # The normalisation the file records (converted checkpoints carry their own).
@@ -211,6 +215,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(f"test error: {result.error:.2f} % ({result.errors:,} / {result.total:,})")
     return 0
+
+
+def _dataset_of_file(path: str) -> str | None:
+    """The data set a local weights file's metadata names, if it can be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, "pt") as f:
+            return (f.metadata() or {}).get("dataset")
+    except Exception:  # missing or damaged: load_weights_file says what is wrong
+        return None
 
 
 def _published_weights(arch: str, name: str):

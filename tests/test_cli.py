@@ -187,3 +187,14 @@ def test_console_script_and_module_entry_points():
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "resnet20" in result.stdout and "269,722" in result.stdout
+
+
+def test_eval_of_a_cifar100_file_asks_for_its_dataset(capsys, tmp_path):
+    from cifarnets._safetensors import canonical_bytes
+
+    path = tmp_path / "c100.safetensors"
+    state = cifarnets.resnet20(num_classes=100).state_dict()
+    path.write_bytes(canonical_bytes(state, {"arch": "resnet20", "dataset": "cifar100"}))
+    code, _, err = run(capsys, "eval", "resnet20", "--weights", str(path))
+    assert code == 2
+    assert "trained on cifar100 (its metadata says so); pass --dataset cifar100" in err
