@@ -10,8 +10,9 @@
 #   report  cifarnets.reproduce: the report's bottleneck nets (resnet/plain 83, 164)
 #
 # Training goes on from the run folders committed in runs/reproduce (they travel with the
-# working tree), in a chunk of $MAX_MINUTES (default 7: a job may run 10 minutes, and the
-# packing must fit after it), and stops cleanly at an epoch boundary. Results come back
+# working tree), in a chunk that ends at an epoch boundary before the job's deadline:
+# $JOB_SECONDS (default 540, for a call's 600 s limit) from the start, less a minute for
+# packing, and at most $MAX_MINUTES per training step when that is set. Results come back
 # through $OUT, which returns at most 8 files of 16 MB: logs go there as they are written
 # (a killed job still returns them), and the run folders, checkpoints included, are packed
 # into tar files of <= 15 MB: unpack them over runs/ here and commit, and the next job
@@ -20,7 +21,7 @@ set -euo pipefail
 out="${OUT:?OUT must name the folder that comes back}"
 data="${DATA:-$HOME/data}"
 runs="${RUNS:-$PWD/runs/reproduce}"
-minutes="${MAX_MINUTES:-7}"
+deadline=$(( SECONDS + ${JOB_SECONDS:-540} ))
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if [ ! -d "$data/cifar-10-batches-py" ]; then
@@ -48,6 +49,18 @@ EOF
 }
 trap pack EXIT
 
+train() {  # NAME [reproduce options]: one chunk in the time left before the deadline
+  local name=$1 minutes=$(( (deadline - SECONDS - 60) / 60 ))
+  shift
+  if [ -n "${MAX_MINUTES:-}" ] && [ "$MAX_MINUTES" -lt "$minutes" ]; then minutes=$MAX_MINUTES; fi
+  if [ "$minutes" -lt 1 ]; then
+    echo "no time left for $name" | tee -a "$out/$name.log"; return 0
+  fi
+  # Exit status 4 (runs unfinished) is how a chunk normally ends: go on to the next step.
+  python3 -m cifarnets.reproduce "$@" --data "$data" --out "$runs" --max-minutes "$minutes" \
+    2>&1 | tee "$out/$name.log" || [ "${PIPESTATUS[0]}" -eq 4 ]
+}
+
 for step in "$@"; do
   case "$step" in
     check)  # the GPU machine has no pytest: carry wheels (pip download pytest -d .devwheels)
@@ -56,11 +69,8 @@ for step in "$@"; do
       python3 -m pytest -m cuda -p no:cacheprovider tests/test_training.py 2>&1 \
         | tee "$out/check.log" ;;
     speed) python3 benchmarks/speed.py --out "$out" 2>&1 | tee "$out/speed.log" ;;
-    paper) python3 -m cifarnets.reproduce --data "$data" --out "$runs" \
-             --max-minutes "$minutes" 2>&1 | tee "$out/paper.log" ;;
-    report) python3 -m cifarnets.reproduce --models resnet83 resnet164 plain83 plain164 \
-              --data "$data" --out "$runs" --max-minutes "$minutes" 2>&1 \
-              | tee "$out/report.log" ;;
+    paper) train paper ;;
+    report) train report --models resnet83 resnet164 plain83 plain164 ;;
     *) echo "unknown step '$step': use check, speed, paper or report" >&2; exit 2 ;;
   esac
 done

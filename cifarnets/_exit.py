@@ -23,7 +23,14 @@ def status_of(err: BaseException) -> int:
     """The exit status for an error that a command reports in one line."""
     from .data import DataDownloadError
     from .training.spec import DeviceUnavailableError
-    from .weights import WeightsUnavailableError
+    from .weights import WeightsUnavailableError, _hub_offline, _HubUnreachable
 
-    lacking = (DataDownloadError, DeviceUnavailableError, WeightsUnavailableError)
-    return ENVIRONMENT if isinstance(err, lacking) else USAGE
+    if isinstance(err, (DataDownloadError, DeviceUnavailableError)):
+        return ENVIRONMENT
+    if isinstance(err, WeightsUnavailableError):
+        # The network is what is lacking only when the Hub could not be reached; a Hub
+        # that answered "no such repo or file", or weights never uploaded, is an input
+        # or installation problem.
+        offline = _hub_offline() or isinstance(err.__cause__, _HubUnreachable)
+        return ENVIRONMENT if offline else USAGE
+    return USAGE

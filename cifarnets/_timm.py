@@ -26,15 +26,31 @@ from torch import nn
 TIMM_PREFIX = "cifar_"
 
 
-def _tag_from_cfg(name: str, cfg: Any) -> tuple[str | None, str | None]:
-    """(cifarnets tag, Hub repo) named by what timm passes as ``pretrained_cfg``: a tag
-    string, or a config dict/PretrainedCfg (from ``hf-hub:`` or a registered tag)."""
+def _read_cfg(cfg: Any) -> tuple[str | None, str | None, dict[str, Any]]:
+    """(cifarnets tag, Hub repo, the config) named by what timm passes as
+    ``pretrained_cfg``: a tag string, or a config dict/PretrainedCfg (from ``hf-hub:`` or
+    a registered tag)."""
     if cfg is None:
-        return None, None
+        return None, None, {}
     if isinstance(cfg, str):
-        return cfg or None, None
+        return cfg or None, None, {}
     cfg = cfg if isinstance(cfg, dict) else cfg.to_dict()
-    return cfg.get("tag") or None, cfg.get("hf_hub_id") or None
+    return cfg.get("tag") or None, cfg.get("hf_hub_id") or None, cfg
+
+
+# timm's training scripts pass these; the paper's nets have no dropout or drop-path.
+_REGULARISERS = ("drop_rate", "drop_path_rate", "drop_block_rate")
+
+
+def _pop_timm_only_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take out what timm passes that the builders do not take: the regularisers (only
+    when off) and where to put the net (returned, for ``model.to``)."""
+    for key in _REGULARISERS:
+        value = kwargs.pop(key, None)
+        if value:
+            raise ValueError(f"{TIMM_PREFIX}{name} has no {key.removesuffix('_rate')} (He et "
+                             f"al.'s nets have none); got {key}={value!r}, expected 0 or None")
+    return {k: kwargs.pop(k) for k in ("device", "dtype") if kwargs.get(k) is not None}
 
 
 def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
@@ -52,13 +68,17 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         in_chans: int = 3,
         **kwargs,
     ) -> nn.Module:
-        tag, hub_repo = _tag_from_cfg(name, pretrained_cfg)
+        placement = _pop_timm_only_arguments(name, kwargs)
+        tag, hub_repo, cfg = _read_cfg(pretrained_cfg)
         listed = _weights_or_none(f"{name}.{tag}") if tag else None
         if pretrained and hub_repo and (listed is None or listed.hub_repo != hub_repo):
             # A Hub repo cifarnets does not list (e.g. your own `publish hub` upload):
-            # its model.safetensors, through huggingface_hub's cache, then checked.
-            model = get_model(name, **kwargs)
+            # its model.safetensors (with the head its config names), then checked.
+            wanted = kwargs.pop("num_classes", None)
+            model = get_model(name, num_classes=cfg.get("num_classes", 10), **kwargs)
             load_weights_file(model, _download_from_repo(hub_repo, cache_dir))
+            if wanted is not None and wanted != model.num_classes:
+                model.reset_classifier(wanted)  # as timm does: a fresh head
         else:
             weights = (tag or "DEFAULT") if pretrained else None
             model = get_model(name, weights=weights, cache_dir=cache_dir, **kwargs)
@@ -76,6 +96,8 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
             _adapt_input_channels(model, in_chans)
         if pretrained_cfg_overlay:
             model.pretrained_cfg = {**model.pretrained_cfg, **pretrained_cfg_overlay}
+        if placement:
+            model.to(**placement)
         if features_only:
             from timm.models import FeatureListNet
 
@@ -125,19 +147,18 @@ def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:
 
 
 def _set_pool(model: nn.Module, global_pool: str) -> None:
-    from .resnet import _POOLS
+    from .resnet import check_pool
 
-    if global_pool not in _POOLS:
-        raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got {global_pool!r}")
+    check_pool(global_pool, model.num_classes)
     model.global_pool = global_pool
 
 
 def _weights_or_none(full_name: str):
-    from .weights import get_weights
+    from .weights import UnknownWeightsError, get_weights
 
     try:
         return get_weights(full_name)
-    except Exception:
+    except UnknownWeightsError:  # not listed; a broken manifest still says so loudly
         return None
 
 
@@ -151,7 +172,7 @@ def _cfg(arch: str, weights: Any) -> dict[str, Any]:
     return cfg
 
 
-def default_cfgs() -> dict[str, Any]:
+def _build_default_cfgs() -> dict[str, Any]:
     """timm's ``default_cfgs`` for every net: one entry per published weight (the
     DEFAULT first), or one without weights."""
     from timm.models import generate_default_cfgs
@@ -182,8 +203,8 @@ def register() -> None:
     module = sys.modules[__name__]
     if getattr(module, "_registered", False):
         return
-    # timm's register_model reads the cfgs from the entrypoint's module.
-    module.default_cfgs = default_cfgs()
+    # timm's register_model reads them from the entrypoint's module, by this name.
+    module.default_cfgs = _build_default_cfgs()
     for name in list_models():
         if not is_model(TIMM_PREFIX + name):
             register_model(_make_entrypoint(name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -199,8 +200,22 @@ def _download(spec: DatasetSpec, root: Path) -> None:
     _check_reachable(spec, root)
     from torchvision.datasets.utils import download_and_extract_archive
 
-    download_and_extract_archive(spec.url, str(root), filename=spec.url.rsplit("/", 1)[1],
-                                 md5=spec.archive_md5)
+    archive = spec.url.rsplit("/", 1)[1]
+    try:
+        download_and_extract_archive(spec.url, str(root), filename=archive,
+                                     md5=spec.archive_md5)
+    except (OSError, RuntimeError, tarfile.TarError) as err:
+        # A connection dropped after the check above, an archive that fails its md5
+        # (torchvision raises RuntimeError), a damaged tar, a folder we cannot write.
+        raise DataDownloadError(
+            f"downloading {spec.name} into {root} failed: {_one_line(err)}. Fix: run the "
+            f"command again (a partial archive {root / archive} is checked and replaced), "
+            f"or place the extracted data set at {root / spec.folder}."
+        ) from err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _check_reachable(spec: DatasetSpec, root: Path) -> None:

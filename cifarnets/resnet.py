@@ -206,8 +206,7 @@ class CifarResNet(nn.Module):
                 f"num_classes must be an int >= 0 (10 for CIFAR-10, 100 for CIFAR-100, 0 for "
                 f"no classifier: the pooled features), got {num_classes!r}"
             )
-        if global_pool not in _POOLS:
-            raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got {global_pool!r}")
+        check_pool(global_pool, num_classes)
         block_cls = _BLOCKS[block]
         self.block = block
         self.blocks_per_stage = blocks_per_stage
@@ -297,10 +296,8 @@ class CifarResNet(nn.Module):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """A new, randomly initialised ``fc`` with ``num_classes`` outputs (0: none)."""
+        check_pool(self.global_pool if global_pool is None else global_pool, num_classes)
         if global_pool is not None:
-            if global_pool not in _POOLS:
-                raise ValueError(f"global_pool must be one of {sorted(_POOLS)}, got "
-                                 f"{global_pool!r}")
             self.global_pool = global_pool
         self.num_classes = num_classes
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
@@ -373,6 +370,16 @@ class CifarResNet(nn.Module):
 
 
 _POOLS = ("avg", "max", "")
+
+
+def check_pool(global_pool: str, num_classes: int) -> None:
+    """``global_pool`` is one of ``_POOLS``; no pooling only without a classifier (the
+    8x8 map cannot feed ``fc``), as timm's nets require."""
+    if global_pool not in _POOLS:
+        raise ValueError(f"global_pool must be one of {list(_POOLS)}, got {global_pool!r}")
+    if global_pool == "" and num_classes:
+        raise ValueError("global_pool='' (no pooling) needs num_classes=0: the unpooled "
+                         "8x8 feature map cannot feed a classifier")
 
 
 def pretrained_cfg_for(arch: str | None, weights: Weights | None,

@@ -449,7 +449,7 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
     raise WeightsUnavailableError(
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
         f"({packaged}). Fix: {fix}."
-    )
+    ) from hub_error
 
 
 class _HubMismatch(OSError):

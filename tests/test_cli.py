@@ -198,3 +198,20 @@ def test_eval_of_a_cifar100_file_asks_for_its_dataset(capsys, tmp_path):
     code, _, err = run(capsys, "eval", "resnet20", "--weights", str(path))
     assert code == 2
     assert "trained on cifar100 (its metadata says so); pass --dataset cifar100" in err
+
+
+def test_missing_weights_exit_3_only_when_the_hub_was_unreachable(monkeypatch):
+    from cifarnets import _exit, weights
+
+    def unavailable(cause: BaseException | None) -> weights.WeightsUnavailableError:
+        try:
+            raise weights.WeightsUnavailableError("cannot get it") from cause
+        except weights.WeightsUnavailableError as err:
+            return err
+
+    monkeypatch.setattr(weights, "_hub_offline", lambda: False)
+    assert _exit.status_of(unavailable(weights._HubUnreachable("connection refused"))) == 3
+    assert _exit.status_of(unavailable(weights._HubRefused("404: no such repo"))) == 2
+    assert _exit.status_of(unavailable(None)) == 2  # never uploaded, no packaged copy
+    monkeypatch.setattr(weights, "_hub_offline", lambda: True)
+    assert _exit.status_of(unavailable(None)) == 3  # HF_HUB_OFFLINE=1: the network is off

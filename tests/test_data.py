@@ -132,6 +132,25 @@ def test_download_fails_fast_without_network(test_batch, fault, offline):
     ), "nothing downloaded, nothing deleted"
 
 
+@pytest.mark.parametrize("failure", [
+    RuntimeError("File not found or corrupted."),  # torchvision: the archive's md5
+    ConnectionResetError("Connection reset by peer"),  # dropped after the HEAD check
+    PermissionError("[Errno 13] Permission denied: 'cifar-10-python.tar.gz'"),
+])
+def test_a_download_that_fails_midway_is_one_clear_error(tmp_path, monkeypatch, failure):
+    import torchvision.datasets.utils as tv_utils
+
+    from cifarnets import data
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(data, "_check_reachable", lambda spec, root: None)  # "online"
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fail)
+    with pytest.raises(DataError, match=r"downloading cifar10 into .* failed: .*Fix: run the"):
+        load_split("cifar10", tmp_path, train=False, download=True)
+
+
 def test_a_good_folder_needs_no_network(test_batch, offline):
     images, _ = load_split("cifar10", test_batch.parents[1], train=False, download=True)
     assert len(images) == 10_000

@@ -57,6 +57,24 @@ def test_num_classes_zero_and_global_pool():
         create("resnet20", global_pool="attention")
 
 
+def test_no_pooling_needs_no_classifier():
+    for build in (lambda: cifarnets.CifarResNet("basic", 3, shortcut="A", global_pool=""),
+                  lambda: create("resnet20", global_pool=""),
+                  lambda: create("resnet20").reset_classifier(10, global_pool="")):
+        with pytest.raises(ValueError, match="global_pool='' .* needs num_classes=0"):
+            build()
+
+
+def test_timm_training_arguments():
+    """What timm's train.py passes: regularisers (the nets have none: only 0 or None) and
+    where to put the net."""
+    model = create("resnet20", drop_rate=0.0, drop_path_rate=None, drop_block_rate=None,
+                   device="cpu", dtype=torch.float64)
+    assert model.conv1.weight.dtype == torch.float64
+    with pytest.raises(ValueError, match="has no drop_path .* got drop_path_rate=0.1"):
+        create("resnet20", drop_path_rate=0.1)
+
+
 def test_reset_classifier():
     model = create("resnet20")
     model.reset_classifier(5)
@@ -86,6 +104,9 @@ def test_features_only_and_forward_intermediates(name):
     # timm's prune_intermediate_layers: what feature extraction keeps, nothing more.
     model.prune_intermediate_layers(indices=[1], prune_head=True)
     assert isinstance(model.fc, torch.nn.Identity)
+    assert all(isinstance(getattr(model, f"layer{i}"), torch.nn.Identity) for i in (2, 3))
+    with torch.no_grad():
+        assert model(x).shape == (2, features.feature_info.channels()[1], 32, 32)
 
 
 def test_grad_checkpointing_gives_the_same_gradients():
@@ -152,6 +173,29 @@ def test_hf_hub_repo_written_by_publish_hub(weights_dir, fake_hub, tmp_path, cap
     with torch.no_grad():
         assert torch.equal(model(images()), reference(images()))
     assert model.pretrained_cfg["mean"] == weights.mean
+
+
+def test_hf_hub_repo_of_a_cifar100_net_with_its_own_normalisation(weights_dir, fake_hub, tmp_path):
+    """The head size comes from the repo's config.json, the constants from the file."""
+    from cifarnets._safetensors import canonical_bytes
+
+    torch.manual_seed(7)
+    net = cifarnets.resnet20(num_classes=100)
+    imagenet = {"mean": "[0.485, 0.456, 0.406]", "std": "[0.229, 0.224, 0.225]"}
+    data = canonical_bytes(net.state_dict(), {"arch": "resnet20", "dataset": "cifar100",
+                                              **imagenet})
+    config = {"architecture": "cifar_resnet20", "num_classes": 100,
+              "pretrained_cfg": {"num_classes": 100, "mean": [0.485, 0.456, 0.406],
+                                 "std": [0.229, 0.224, 0.225]}}
+    fake_hub.add_commit("someone/c100", {"config.json": json.dumps(config).encode(),
+                                         "model.safetensors": data})
+    model = timm.create_model("hf-hub:someone/c100", pretrained=True).eval()
+    assert model.num_classes == 100 and model.pretrained_cfg["mean"] == (0.485, 0.456, 0.406)
+    with torch.no_grad():
+        assert torch.equal(model(images()), net.eval()(images()))
+    finetune = timm.create_model("hf-hub:someone/c100", pretrained=True, num_classes=10)
+    assert finetune.num_classes == 10
+    assert torch.equal(finetune.conv1.weight, net.conv1.weight)  # the body is the repo's
 
 
 def test_hf_hub_repo_with_a_file_of_another_shape_is_refused(weights_dir, fake_hub, tmp_path):
