@@ -83,6 +83,7 @@ SMOKE_RUNS = ("resnet20-cifar10-smoke-s0-train512-test256",
               "plain20-cifar10-smoke-s0-train512-test256")
 
 
+@pytest.mark.slow  # 25 s: the whole program end to end (CI runs it with -m slow)
 def test_smoke_run_writes_every_output(cifar10_root, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, str(SCRIPT), "--smoke", "--data", str(cifar10_root),
@@ -192,6 +193,7 @@ def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path
     assert (tmp_path / "table1.md").is_file() and not (tmp_path / "fig5_train_loss.png").exists()
 
 
+@pytest.mark.slow  # 24 s: two processes under torchrun (CI runs it with -m slow)
 def test_torchrun_shards_runs_and_gathers_on_rank_0(cifar10_root, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
