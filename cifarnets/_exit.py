@@ -23,14 +23,13 @@ def status_of(err: BaseException) -> int:
     """The exit status for an error that a command reports in one line."""
     from .data import DataDownloadError
     from .training.spec import DeviceUnavailableError
-    from .weights import WeightsUnavailableError, _hub_offline, _HubUnreachable
+    from .weights import WeightsUnavailableError, _HubUnreachable
 
     if isinstance(err, (DataDownloadError, DeviceUnavailableError)):
         return ENVIRONMENT
     if isinstance(err, WeightsUnavailableError):
-        # The network is what is lacking only when the Hub could not be reached; a Hub
-        # that answered "no such repo or file", or weights never uploaded, is an input
-        # or installation problem.
-        offline = _hub_offline() or isinstance(err.__cause__, _HubUnreachable)
-        return ENVIRONMENT if offline else USAGE
+        # The network is what is lacking only when the Hub could not be reached (offline
+        # included); a Hub that answered "no such repo or file", or weights never
+        # uploaded, is an input or installation problem that no network would fix.
+        return ENVIRONMENT if isinstance(err.__cause__, _HubUnreachable) else USAGE
     return USAGE

@@ -16,7 +16,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-__all__ = ["atomic_write", "canonical_bytes"]
+__all__ = ["RUN_STATE_KEY", "atomic_write", "canonical_bytes"]
+
+# The metadata key that marks a training checkpoint (a run's state), not a weights file.
+RUN_STATE_KEY = "cifarnets.run_state"
 
 
 def canonical_bytes(tensors: Mapping[str, torch.Tensor],

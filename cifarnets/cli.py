@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 from . import _exit
+from ._argtypes import positive_int
 from ._registry import get_model, list_models, model_info
+from ._version import __version__
 from .data import DATASETS, DataError, default_data_root, load_split, load_test_sample
 from .evaluate import evaluate
 from .reference import REFERENCES
@@ -103,12 +105,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{info.name}: {info.summary}")
     for key in ("family", "block", "depth", "shortcut", "num_params", "macs", "report_label"):
         value = getattr(info, key)
-        print(f"  {key:13s} {value:,}" if isinstance(value, int) else f"  {key:13s} {value}")
+        shown = "-" if value is None else f"{value:,}" if isinstance(value, int) else value
+        print(f"  {key:13s} {shown}")
     ref = REFERENCES.get(info.name)
     if ref and (ref.paper is not None or ref.report is not None):
-        print(f"  published     paper {ref.paper if ref.paper is not None else '-'} % "
-              f"({ref.paper_source or 'none'}), seed report "
-              f"{ref.report if ref.report is not None else '-'} %")
+        published = []
+        if ref.paper is not None:
+            published.append(f"paper {ref.paper} % ({ref.paper_source})")
+        if ref.report is not None:
+            published.append(f"seed report {ref.report} %")
+        print(f"  published     {'; '.join(published)}")
     if not weights:
         print("  weights       none published yet "
               f"(train: cifarnets train --models {info.name})")
@@ -145,13 +151,6 @@ def _weights_details(w) -> list[tuple[str, str]]:
     if w.partial:
         rows.append(("PARTIAL", "not its recipe's full experiment"))
     return rows
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -233,8 +232,8 @@ def _published_weights(arch: str, name: str):
     try:
         return get_weights(name, arch)
     except UnknownWeightsError:
-        if name == "DEFAULT":
-            raise  # it says that none are published, and what to do
+        if name == "DEFAULT" or name in list_weights():
+            raise  # none published, and what to do; or another net's weights, and which
         published = list_weights(f"{arch}.*")
         example = (published or list_weights() or ["resnet56.cifar10_v1"])[0]
         raise UnknownWeightsError(
@@ -275,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cifarnets", description="The CIFAR ResNets and plain nets of He et al. (2015).",
         epilog=_exit.HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"cifarnets {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the nets with exact sizes and published errors")
@@ -298,8 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(resnet56.cifar10_akamaster), a local .safetensors file, or random; "
                         "default: DEFAULT if published, else random init (labelled so)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
-    p.add_argument("--batch-size", type=_positive_int, default=500)
-    p.add_argument("--limit", type=_positive_int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=500)
+    p.add_argument("--limit", type=positive_int, default=None,
                    help="only the first N test images")
     p.add_argument("--download", action="store_true",
                    help="download the data set into --data (default with --download: "

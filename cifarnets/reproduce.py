@@ -52,6 +52,7 @@ from pathlib import Path
 import torch
 
 from . import _exit
+from ._argtypes import positive_int
 from ._registry import list_models, model_info
 from .data import DataError, default_data_root
 from .reference import PAPER_SIX
@@ -62,13 +63,6 @@ from .training.results import RunResult
 _COMMANDS = {"cifarnets train": "cifarnets train",
              "reproduce.py": "python benchmarks/reproduce.py"}
 SMOKE_SUBSETS = dict(train_subset=512, test_subset=256)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
-    return value
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -112,7 +106,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     speed.add_argument("--no-cuda-graph", action="store_true", help=argparse.SUPPRESS)
     speed.add_argument("--no-channels-last", action="store_true")
     speed.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    speed.add_argument("--concurrent", type=_positive_int, default=None, metavar="N",
+    speed.add_argument("--concurrent", type=positive_int, default=None, metavar="N",
                        help="runs trained side by side per process (default: all)")
     speed.add_argument("--max-minutes", type=float, default=None, metavar="M",
                        help="stop at the last epoch boundary before M minutes (a chunk)")

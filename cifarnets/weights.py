@@ -32,6 +32,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from ._registry import model_info
+from ._safetensors import RUN_STATE_KEY
 from ._version import __version__
 
 __all__ = [
@@ -220,8 +221,13 @@ def read_manifest(path: Path) -> tuple[dict[str, Weights], dict[str, dict[str, s
         table = {w.name: w for w in map(Weights.from_dict, data["weights"])}
         defaults = {arch: dict(tags) for arch, tags in data["default"].items()}
     except FileNotFoundError:
-        if _private_dir():  # an empty private folder: no weights yet
+        if _private_dir() and path.parent.is_dir():  # an empty private folder: no weights yet
             return {}, {}
+        if _private_dir():  # most likely a typo: never "no weights" in silence
+            raise WeightsError(
+                f"CIFARNETS_PRETRAINED_DIR={path.parent} does not exist. Fix: correct the "
+                f"path, create the folder, or unset it to use the weights shipped with "
+                f"cifarnets") from None
         raise WeightsError(f"the weights manifest {path} is missing. Fix: "
                            f"{_fix_for_folder()}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
@@ -574,6 +580,13 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     state_dict, meta = read_safetensors(path, "weights file")
+    if RUN_STATE_KEY in meta:
+        raise WeightsError(
+            f"{path} is a training checkpoint (model, optimizer and progress of a run), not "
+            f"a weights file: the run writes weights.safetensors beside it when it finishes, "
+            f"and its per-epoch test error is in log.csv there. Fix: let the run finish "
+            f"(`cifarnets train` with the run's options continues it)"
+        )
     arch = arch_of(model)
     if meta.get("arch") and arch and meta["arch"] != arch:
         raise WeightsIntegrityError(

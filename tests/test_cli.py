@@ -200,7 +200,7 @@ def test_eval_of_a_cifar100_file_asks_for_its_dataset(capsys, tmp_path):
     assert "trained on cifar100 (its metadata says so); pass --dataset cifar100" in err
 
 
-def test_missing_weights_exit_3_only_when_the_hub_was_unreachable(monkeypatch):
+def test_missing_weights_exit_3_only_when_the_hub_was_unreachable():
     from cifarnets import _exit, weights
 
     def unavailable(cause: BaseException | None) -> weights.WeightsUnavailableError:
@@ -209,9 +209,42 @@ def test_missing_weights_exit_3_only_when_the_hub_was_unreachable(monkeypatch):
         except weights.WeightsUnavailableError as err:
             return err
 
-    monkeypatch.setattr(weights, "_hub_offline", lambda: False)
     assert _exit.status_of(unavailable(weights._HubUnreachable("connection refused"))) == 3
     assert _exit.status_of(unavailable(weights._HubRefused("404: no such repo"))) == 2
-    assert _exit.status_of(unavailable(None)) == 2  # never uploaded, no packaged copy
-    monkeypatch.setattr(weights, "_hub_offline", lambda: True)
-    assert _exit.status_of(unavailable(None)) == 3  # HF_HUB_OFFLINE=1: the network is off
+    assert _exit.status_of(unavailable(None)) == 2  # never uploaded: no network would help
+
+
+def test_version_and_polish(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--version"])
+    assert excinfo.value.code == 0 and capsys.readouterr().out == (
+        f"cifarnets {cifarnets.__version__}\n")
+    code, out, _ = run(capsys, "info", "resnet56")
+    assert "report_label  -" in out and "None" not in out
+    code, _, err = run(capsys, "eval", "resnet20", "--weights", "resnet56.cifar10_akamaster")
+    assert code == 2 and "weights resnet56.cifar10_akamaster are for resnet56, not resnet20" in err
+    with pytest.raises(SystemExit):
+        main(["eval", "resnet20", "--limit", "1.5"])
+    assert "--limit: must be a positive integer, got '1.5'" in capsys.readouterr().err
+
+
+def test_a_training_checkpoint_is_not_taken_for_weights(capsys, tmp_path):
+    from cifarnets._safetensors import RUN_STATE_KEY, canonical_bytes
+
+    path = tmp_path / "checkpoint.safetensors"
+    state = {f"model.{k}": v for k, v in cifarnets.resnet20().state_dict().items()}
+    path.write_bytes(canonical_bytes(state, {RUN_STATE_KEY: "{}"}))
+    code, _, err = run(capsys, "eval", "resnet20", "--weights", str(path))
+    assert code == 2 and "is a training checkpoint" in err and "weights.safetensors" in err
+
+
+def test_a_mistyped_private_weights_folder_is_an_error(capsys, tmp_path, monkeypatch):
+    from cifarnets.weights import read_manifest
+
+    monkeypatch.setenv("CIFARNETS_PRETRAINED_DIR", str(tmp_path / "typo"))
+    read_manifest.cache_clear()
+    try:
+        code, _, err = run(capsys, "eval", "resnet20")
+    finally:
+        read_manifest.cache_clear()
+    assert code == 2 and f"CIFARNETS_PRETRAINED_DIR={tmp_path / 'typo'} does not exist" in err

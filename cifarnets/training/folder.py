@@ -23,13 +23,13 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .._safetensors import atomic_write, canonical_bytes
+from .._safetensors import RUN_STATE_KEY, atomic_write, canonical_bytes
 from .results import SUMMARY, RunResult, read_result
 from .spec import RunSpec
 
 __all__ = ["RunFolder"]
 
-_STATE_KEY = "cifarnets.run_state"
+_STATE_KEY = RUN_STATE_KEY
 
 
 class RunFolder:
