@@ -74,11 +74,18 @@ class WeightsIntegrityError(WeightsError, RuntimeError):
     """A weights file does not have the published size or sha256, or does not fit the net."""
 
 
+def _pil_to_tensor(image) -> torch.Tensor:
+    """A PIL image as a uint8 (3, H, W) RGB tensor."""
+    import numpy as np
+
+    return torch.from_numpy(np.array(image.convert("RGB"), copy=True)).permute(2, 0, 1)
+
+
 class WeightsTransforms:
     """The preprocessing a weight was trained with: RGB images to the net's input.
 
-    Takes uint8 images (0..255) or float images in [0, 1], shaped (N, 3, H, W) or
-    (3, H, W), and returns float32 normalised with the weight's own mean and std
+    Takes PIL images, uint8 tensors (0..255) or float tensors in [0, 1], shaped
+    (N, 3, H, W) or (3, H, W), and returns float32 normalised with the weight's own mean and std
     (which differ between weights: the ported akamaster nets use ImageNet's).
     """
 
@@ -86,13 +93,20 @@ class WeightsTransforms:
         self.mean, self.std = tuple(mean), tuple(std)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if type(images).__module__.startswith("PIL."):  # torchvision data sets' images
+            images = _pil_to_tensor(images)
         if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4) or \
                 images.shape[-3] != 3:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-            raise ValueError(f"expected an RGB image tensor (N, 3, H, W) or (3, H, W), got "
-                             f"{shape}; convert PIL images with torchvision's "
-                             f"transforms.functional.pil_to_tensor first")
-        x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+            raise ValueError(f"expected a PIL image or an RGB image tensor (N, 3, H, W) or "
+                             f"(3, H, W), got {shape}")
+        if images.dtype == torch.uint8:
+            x = images.float() / 255
+        else:
+            x = images.float()
+            if x.numel() and float(x.max()) > 1.0 + 1e-3:  # 0..255 floats: silently wrong
+                raise ValueError(f"float images must be in [0, 1], got values up to "
+                                 f"{float(x.max()):.4g}; pass uint8 images or divide by 255")
         shape = (3, 1, 1)
         mean = torch.tensor(self.mean, device=x.device).view(shape)
         std = torch.tensor(self.std, device=x.device).view(shape)

@@ -101,8 +101,16 @@ def test_transforms_are_the_weights_own(weights_dir):
     torch.testing.assert_close(transform(images_u8), expected)
     torch.testing.assert_close(transform(images_u8.float() / 255), expected)
     torch.testing.assert_close(transform(images_u8[0]), expected[0])
-    with pytest.raises(ValueError, match=r"expected an RGB image tensor"):
+    with pytest.raises(ValueError, match=r"expected a PIL image or an RGB image tensor"):
         transform(torch.zeros(2, 1, 32, 32))
+    # What torchvision's data sets hand a transform: a PIL image.
+    from PIL import Image
+
+    pil = Image.fromarray(images_u8[0].permute(1, 2, 0).numpy())
+    torch.testing.assert_close(transform(pil), expected[0])
+    # 0..255 floats would normalise to nonsense without a word: refused.
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\], got values up to 2"):
+        transform(images_u8.float())
     imagenet = Weights.from_dict({**weights.to_dict(), "mean": (0.485, 0.456, 0.406),
                                   "std": (0.229, 0.224, 0.225)})
     assert not torch.allclose(imagenet.transforms()(images_u8), expected)
