@@ -55,6 +55,7 @@ def _pop_timm_only_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any
 
 def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     from ._registry import get_model
+    from .data import dataset_for
     from .weights import default_weights, load_weights_file
 
     def entrypoint(
@@ -86,8 +87,7 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
                 # As timm's nets: the data config of the tag, or of the DEFAULT weights
                 # of the net's data set, also when training from scratch.
                 chosen = (listed if tag else
-                          default_weights(name, "cifar100" if model.num_classes == 100
-                                          else "cifar10"))
+                          default_weights(name, dataset_for(model.num_classes)))
                 if chosen is not None:
                     model.pretrained_cfg = _cfg(name, chosen)
         if global_pool is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ._registry import model_info
+from .data import dataset_for
 from .resnet import STAGE_WIDTHS
 
 __all__ = ["AKAMASTER_MEAN", "AKAMASTER_STD", "ConversionError", "convert_akamaster",
@@ -154,7 +155,7 @@ def convert_akamaster_file(src: str | Path, arch: str,
     state = convert_akamaster(load_akamaster_checkpoint(src), arch)
     num_classes = int(state["fc.weight"].shape[0])
     meta = {"format": "pt", "arch": arch, "num_classes": str(num_classes),
-            "dataset": "cifar100" if num_classes == 100 else "cifar10",
+            "dataset": dataset_for(num_classes),
             "mean": json.dumps(AKAMASTER_MEAN), "std": json.dumps(AKAMASTER_STD),
             "converted_from": f"akamaster: {Path(src).name}"}
     return state, meta

@@ -103,6 +103,11 @@ def default_data_root() -> Path:
     return Path.home() / ".cache" / "cifarnets" / "data"
 
 
+def dataset_for(num_classes: int) -> str:
+    """The data set a head of ``num_classes`` outputs is for (CIFAR-100 or CIFAR-10)."""
+    return "cifar100" if num_classes == 100 else "cifar10"
+
+
 def get_dataset_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` for ``"cifar10"`` or ``"cifar100"``."""
     try:

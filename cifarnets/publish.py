@@ -34,6 +34,7 @@ from typing import Any
 
 from ._registry import get_model, model_info
 from ._safetensors import atomic_write, canonical_bytes
+from ._timm import TIMM_PREFIX
 from .convert import AKAMASTER_MEAN, AKAMASTER_STD, ConversionError, convert_akamaster_file
 from .data import CATEGORIES, DataError, get_dataset_spec, load_split
 from .evaluate import evaluate
@@ -375,7 +376,7 @@ def hub_config(weights: Weights) -> dict[str, Any]:
     in cifarnets' terms and in timm's (``timm.create_model("hf-hub:ORG/NAME")``)."""
     info = model_info(weights.arch)
     return {
-        "architecture": f"cifar_{weights.arch}",  # timm's name of the net
+        "architecture": f"{TIMM_PREFIX}{weights.arch}",  # timm's name of the net
         "num_classes": weights.num_classes,
         "num_features": info.num_features,
         "pretrained_cfg": {**pretrained_cfg_for(weights.arch, weights),

@@ -24,6 +24,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._registry import model_info, register_model
+from ._timm import TIMM_PREFIX
+from .data import dataset_for
 from .weights import Weights, arch_of, get_weights, load_checked, load_state_dict
 
 __all__ = [
@@ -391,9 +393,9 @@ def pretrained_cfg_for(arch: str | None, weights: Weights | None,
     if num_classes is None:
         num_classes = weights.num_classes if weights else 10
     dataset = DATASETS[weights.dataset if weights else
-                       ("cifar100" if num_classes == 100 else "cifar10")]
+                       dataset_for(num_classes)]
     return {
-        "architecture": f"cifar_{arch}" if arch else None,
+        "architecture": f"{TIMM_PREFIX}{arch}" if arch else None,
         "tag": weights.tag if weights else None,
         "num_classes": num_classes,
         "input_size": (3, 32, 32),
@@ -453,7 +455,7 @@ def _build(
             f"shortcuts; shortcut={shortcut!r} has no published weights (use pretrained=False)"
         )
     # DEFAULT follows the data set the head is for (CIFAR-100 weights when there are any).
-    dataset = "cifar100" if num_classes == 100 else "cifar10"
+    dataset = dataset_for(num_classes)
     chosen = get_weights("DEFAULT" if weights is None else weights, arch, dataset=dataset)
     state_dict = load_state_dict(chosen, cache_dir=cache_dir)
     if num_classes is None or num_classes == chosen.num_classes:
