@@ -531,7 +531,9 @@ def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], di
             return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as err:
         raise WeightsIntegrityError(
-            f"{path} ({what}) is not a readable safetensors file: {err}"
+            f"{path} ({what}) is not a readable safetensors file: {err}. Fix: it is "
+            f"truncated or damaged; copy or download it again (published weights are "
+            f"fetched again when the damaged copy is deleted)"
         ) from err
 
 

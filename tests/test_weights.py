@@ -212,6 +212,16 @@ def test_pickle_is_never_loaded(weights_dir):
         cifarnets.resnet20(weights="test_v1")
 
 
+def test_a_truncated_local_file_says_the_fix_and_leaves_the_net_alone(tmp_path):
+    path = tmp_path / "trunc.safetensors"
+    path.write_bytes(save(reference_net().state_dict())[:50_000])
+    model = reference_net(seed=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(WeightsIntegrityError, match="not a readable safetensors file.*Fix:"):
+        cifarnets.load_weights_file(model, path)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_corrupted_package_copy(weights_dir):
     weights, data = make_weights()
     path = weights_dir / weights.filename
