@@ -550,7 +550,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common(p)
 
     p = sub.add_parser("hub", help="write each weight's Hub repo and upload it")
-    p.add_argument("names", nargs="*", help="arch.tag names (default: every published weight)")
+    p.add_argument("names", nargs="*",
+                   help="arch.tag names (default: every published weight not yet pinned)")
     p.add_argument("--out", type=Path, required=True, help="where to write the repo folders")
     p.add_argument("--dry-run", action="store_true",
                    help="write the folders and show what would be uploaded; no network")
@@ -588,6 +589,12 @@ def _hub(args: argparse.Namespace) -> int:
         return 1
     for name in names:
         weights = get_weights(name)
+        # Without names, only what is not yet on the Hub: uploading a pinned weight again
+        # would add a Hub commit for the same bytes and move its pin for nothing.
+        if not args.names and weights.hub_revision:
+            print(f"skipped {weights.name}: already pinned to {weights.hub_repo}@"
+                  f"{weights.hub_revision[:12]} (name it to upload it again)")
+            continue
         folder = write_hub_repo(weights, args.out)
         files = sorted(folder.iterdir())
         listing = ", ".join(f"{f.name} ({f.stat().st_size:,} B)" for f in files)

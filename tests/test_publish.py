@@ -186,6 +186,25 @@ def test_publish_hub_rides_out_a_single_503(weights_dir, fake_hub, tmp_path, cap
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision is not None
 
 
+def test_publish_hub_uploads_only_unpinned_weights_unless_named(weights_dir, fake_hub,
+                                                                tmp_path, capsys):
+    make_weights()
+    out = str(tmp_path / "hub")
+    assert cli_main(["publish", "hub", "--out", out]) == 0
+    pinned = cifarnets.get_weights("resnet20.test_v1").hub_revision
+    assert pinned and fake_hub.count("commit") == 1
+
+    requests = fake_hub.count()
+    assert cli_main(["publish", "hub", "--out", out]) == 0  # nothing new: no Hub call at all
+    assert "skipped resnet20.test_v1: already pinned" in capsys.readouterr().out
+    assert fake_hub.count() == requests
+
+    # Named, it is uploaded again; the same bytes make no new commit and keep the pin.
+    assert cli_main(["publish", "hub", "resnet20.test_v1", "--out", out]) == 0
+    assert fake_hub.count() > requests and fake_hub.count("commit") == 1
+    assert cifarnets.get_weights("resnet20.test_v1").hub_revision == pinned
+
+
 def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(weights_dir, fake_hub,
                                                                 tmp_path, capsys):
     weights, _ = make_weights()
