@@ -633,13 +633,18 @@ def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
             f"say how to preprocess its inputs. Fix the file's metadata (cifarnets writes "
             f"dataset cifar10 or cifar100, mean and std as JSON lists); nothing was loaded"
         ) from err
+    source = {"path": str(path.resolve()), **{k: v for k, v in meta.items()
+                                              if k in ("converted_from", "run", "recipe")}}
+    if "mean" not in meta or "std" not in meta:  # say so rather than pass a guess off as fact
+        source["normalisation"] = (f"assumed: the file does not say; {dataset}'s mean and std "
+                                   f"are used")
     return Weights(
         arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
         num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,
         sha256=sha256_of(path), file_size=path.stat().st_size,
         num_params=sum(p.numel() for p in model.parameters()), hub_repo="", hub_revision=None,
-        source={"path": str(path.resolve()), **{k: v for k, v in meta.items()
-                                                if k in ("converted_from", "run", "recipe")}},
+        # A local file's terms are its author's: nothing here says they are the project's.
+        license=meta.get("license", "unknown"), source=source,
     )
 
 

@@ -212,6 +212,15 @@ def test_pickle_is_never_loaded(weights_dir):
         cifarnets.resnet20(weights="test_v1")
 
 
+def test_a_local_file_without_metadata_is_described_without_guesses(tmp_path):
+    path = tmp_path / "bare.safetensors"
+    path.write_bytes(save(reference_net().state_dict()))  # no metadata at all
+    described = cifarnets.load_weights_file(reference_net(seed=1), path).pretrained_weights
+    assert described.license == "unknown"
+    assert described.source["normalisation"].startswith("assumed")
+    assert (described.mean, described.std) == (DATASETS["cifar10"].mean, DATASETS["cifar10"].std)
+
+
 def test_a_truncated_local_file_says_the_fix_and_leaves_the_net_alone(tmp_path):
     path = tmp_path / "trunc.safetensors"
     path.write_bytes(save(reference_net().state_dict())[:50_000])
