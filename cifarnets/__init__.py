@@ -31,6 +31,19 @@ from .weights import (
 # it is (importing timm here would double the cost of `import cifarnets`).
 _timm.register_when_timm_is_imported()
 
+# Submodules with heavier imports load on first use: `cifarnets.convert.akamaster(...)`
+# works after a plain `import cifarnets`, which stays cheap.
+_LAZY_SUBMODULES = ("convert", "evaluate", "publish", "reference", "report", "reproduce",
+                    "training")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "DATASETS",
     "DataError",

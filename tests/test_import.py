@@ -32,6 +32,18 @@ def test_import_does_not_load_heavy_packages(code):
     assert out.strip() == "[]", f"{code!r} imported {out.strip()}"
 
 
+def test_submodules_load_on_first_use():
+    out = python("""import sys, cifarnets
+print("cifarnets.convert" in sys.modules, callable(cifarnets.convert.convert_akamaster))
+try:
+    cifarnets.no_such_thing
+except AttributeError as err:
+    print(err)
+""")
+    assert out.splitlines() == [
+        "False True", "module 'cifarnets' has no attribute 'no_such_thing'"]
+
+
 @pytest.mark.parametrize("imports", ["import cifarnets, timm", "import timm, cifarnets"])
 def test_timm_sees_the_nets_in_either_import_order(imports):
     out = python(f"""{imports}
