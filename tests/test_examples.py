@@ -14,7 +14,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_evaluate_cifar10_on_the_sample():
-    result = run("examples/evaluate_cifar10.py", "plain20", "--limit", "200")
+    result = run("examples/evaluate_cifar10.py", "plain110", "--limit", "200")  # no weights
     assert result.returncode == 0, result.stderr
     assert "RANDOM init" in result.stdout and "on 200 images of the shipped sample" in result.stdout
     result = run("examples/evaluate_cifar10.py", "resnet56", "--limit", "200")

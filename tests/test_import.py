@@ -51,12 +51,12 @@ import sys
 from cifarnets._timm import _RegisterAfterTimmImport
 model = timm.create_model("cifar_resnet20")
 print(type(model).__name__, model.num_classes)
-print(len(timm.list_models("cifar_*")), timm.list_pretrained("cifar_resnet20*"))
+print(len(timm.list_models("cifar_*")), timm.list_pretrained("cifar_resnet56*"))
 print(any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path))
 """)
     created, listed, hook_left = out.splitlines()
     assert created == "CifarResNet 10"
-    assert listed == "15 ['cifar_resnet20.cifar10_akamaster']"
+    assert listed == "15 ['cifar_resnet56.cifar10_akamaster']"
     assert hook_left == "False", "the import hook removes itself once timm is imported"
 
 
