@@ -55,8 +55,11 @@ def markdown_table(rows: list[list[str]], header: list[str]) -> str:
 
 def _weights_origin(weights) -> str:
     """Where a weight comes from, in a table cell: the project's own or a port."""
-    if not weights.ported:
-        return "cifarnets" + (" (partial)" if weights.partial else "")
+    if not weights.ported:  # final-epoch weights of one seed's run (publish add)
+        seeds = weights.metrics.get("seeds") or []  # the published error is the first's
+        notes = ["partial"] if weights.partial else []
+        notes += ["final epoch"] + ([f"seed {seeds[0]}"] if seeds else [])
+        return f"cifarnets ({', '.join(notes)})"
     best = ", best on test" if weights.selected_on_test else ""
     return f"{weights.source.get('project', 'ported')} (ported{best})"
 

@@ -81,6 +81,12 @@ def test_eval_on_a_slice_of_the_real_test_set(capsys, cifar10_root):
     assert 0 <= result["test_error"] <= 100
 
 
+def test_list_says_where_the_projects_own_weights_come_from(capsys, weights_dir):
+    make_weights(seed=3)
+    code, out, _ = run(capsys, "list", "resnet20")
+    assert code == 0 and "test_v1" in out and "cifarnets (final epoch, seed 3)" in out
+
+
 def test_eval_published_and_local_weights(capsys, weights_dir, tmp_path):
     make_weights()
     code, out, _ = run(capsys, "eval", "resnet20", "--json")
