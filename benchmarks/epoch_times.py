@@ -24,8 +24,8 @@ from pathlib import Path
 def chunk_rows(run_dir: Path) -> list[dict]:
     """One row per chunk of ``run_dir``: its epochs and their median time."""
     chunks = json.loads((run_dir / "chunks.json").read_text())
-    with open(run_dir / "log.csv", newline="") as f:
-        epochs = list(csv.DictReader(f))
+    log = run_dir / "log.csv"
+    epochs = list(csv.DictReader(log.read_text().splitlines())) if log.is_file() else []
     rows = []
     for chunk in chunks:
         times = [float(e["epoch_time_s"]) for e in epochs if int(e["chunk"]) == chunk["index"]]

@@ -7,8 +7,9 @@
 Each variant trains the engine's own runs (cifarnets.training: TrainingRun, its step
 executor, its data path) on CIFAR-sized synthetic batches of 128, so it times exactly
 what `cifarnets train` runs. Variants: "eager fp32 NCHW" (the ordinary PyTorch loop, the
-baseline), eager channels_last, torch.compile (NCHW and channels_last); on CUDA also
-bf16 and the whole-step CUDA graph, and all nets side by side on their own streams.
+baseline), eager channels_last, torch.compile (NCHW and channels_last), bf16 autocast
+(fast on CPUs with bf16 instructions); on CUDA also the whole-step CUDA graph, and all
+nets side by side on their own streams.
 The evaluation of 10,000 test images is timed per net too (the engine does it every
 epoch). Projected recipe time = 164 x 391 steps + 164 evaluations, one net alone.
 

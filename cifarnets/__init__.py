@@ -31,10 +31,10 @@ from .weights import (
 # it is (importing timm here would double the cost of `import cifarnets`).
 _timm.register_when_timm_is_imported()
 
-# Submodules with heavier imports load on first use: `cifarnets.convert.akamaster(...)`
+# Submodules with heavier imports load on first use: `cifarnets.convert.convert_akamaster`
 # works after a plain `import cifarnets`, which stays cheap.
-_LAZY_SUBMODULES = ("convert", "evaluate", "publish", "reference", "report", "reproduce",
-                    "training")
+_LAZY_SUBMODULES = ("cli", "convert", "evaluate", "publish", "reference", "report",
+                    "reproduce", "training")
 
 
 def __getattr__(name: str):

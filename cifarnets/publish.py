@@ -589,8 +589,8 @@ def _hub(args: argparse.Namespace) -> int:
         return 1
     for name in names:
         weights = get_weights(name)
-        # Without names, only what is not yet on the Hub: uploading a pinned weight again
-        # would add a Hub commit for the same bytes and move its pin for nothing.
+        # Without names, only what is not yet on the Hub: a pinned weight's bytes are there
+        # already, and uploading them again would only cost Hub calls (no new commit).
         if not args.names and weights.hub_revision:
             print(f"skipped {weights.name}: already pinned to {weights.hub_repo}@"
                   f"{weights.hub_revision[:12]} (name it to upload it again)")

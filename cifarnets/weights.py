@@ -638,6 +638,8 @@ def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
     if "mean" not in meta or "std" not in meta:  # say so rather than pass a guess off as fact
         source["normalisation"] = (f"assumed: the file does not say; {dataset}'s mean and std "
                                    f"are used")
+    if "dataset" not in meta:
+        source["dataset"] = f"assumed {dataset}: the file does not say"
     return Weights(
         arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
         num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,

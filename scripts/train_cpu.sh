@@ -9,8 +9,9 @@
 #   scripts/train_cpu.sh resnet20 plain20            # start (logs: runs/cpu-logs/)
 #   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
 #
-# Precision: bf16 autocast where the CPU has bf16 instructions (AVX512_BF16 or AMX: 1.6x
-# per step on the project's Zen 4 machines, speed-cpu.md), else fp32; $TRAIN_PRECISION
+# Precision: bf16 autocast where the CPU has bf16 instructions (AVX512_BF16 or AMX: ~1.4x
+# per epoch on the project's Zen 4 machines, benchmarks/results/epoch-times.md), else
+# fp32; $TRAIN_PRECISION
 # overrides. Each chunk records its precision in chunks.json; publish re-measures in fp32.
 # Extra arguments for every process go in $TRAIN_ARGS (e.g. "--max-minutes 300").
 # $TRAIN_CORES pins all processes to the listed cores (e.g. "1" keeps core 0 free for

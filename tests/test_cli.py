@@ -13,7 +13,7 @@ from helpers import REPO, make_weights
 from safetensors.torch import save
 
 import cifarnets
-from cifarnets.cli import main
+from cifarnets.cli import _weights_origin, main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -42,7 +42,7 @@ def test_list_pattern(capsys):
     assert code == 1 and "no model matches 'vgg*'" in out
 
 
-def test_info(capsys):
+def test_info_of_a_net_without_weights(capsys, weights_dir):
     code, out, _ = run(capsys, "info", "resnet164", "--json")
     assert code == 0
     data = json.loads(out)
@@ -50,22 +50,33 @@ def test_info(capsys):
     assert data["model"]["num_params"] == 1_704_154 and data["weights"] == []
     code, out, _ = run(capsys, "info", "resnet110")
     assert "none published yet" in out and "option A" in out
-    code, out, _ = run(capsys, "info", "resnet56")  # ported weights (resnet20's get own ones)
-    assert "resnet56.cifar10_akamaster (DEFAULT)" in out and "test error    6.61 %" in out
+
+
+def test_info_of_ported_weights(capsys):
+    code, out, _ = run(capsys, "info", "resnet56")
+    assert code == 0 and "resnet56.cifar10_akamaster" in out and "test error    6.61 %" in out
+    assert f"{cifarnets.default_weights('resnet56').name} (DEFAULT)" in out
     # A ported weight says where it comes from, under which license, with which constants.
     assert "github.com/akamaster/pytorch_resnet_cifar10" in out
     assert "BSD-2-Clause, Copyright (c) 2018, Yerlan Idelbayev" in out
     assert "mean (0.485, 0.456, 0.406)" in out and "chosen on the test set" in out
     code, out, _ = run(capsys, "list", "resnet5*")
-    assert "akamaster (ported, best on test)" in out and "6.97 / -" in out
+    assert "6.97 / -" in out and cifarnets.default_weights("resnet56").tag in out
+    ported = cifarnets.get_weights("resnet56.cifar10_akamaster")
+    assert _weights_origin(ported) == "akamaster (ported, best on test)"
 
 
-def test_eval_on_the_shipped_sample_is_labelled(capsys):
-    code, out, _ = run(capsys, "eval", "plain110")  # no weights until a GPU trains it
+def test_eval_of_a_net_without_weights_is_labelled_random(capsys, weights_dir):
+    code, out, _ = run(capsys, "eval", "plain110")
     assert code == 0
     assert "RANDOM init weights (no published weights yet" in out
     assert "test SAMPLE shipped with cifarnets (1,000 of 10,000 images" in out
-    code, out, _ = run(capsys, "eval", "resnet56")
+    code, _, err = run(capsys, "eval", "plain110", "--weights", "DEFAULT")
+    assert code == 2 and "no pretrained weights are published for plain110" in err
+
+
+def test_eval_on_the_shipped_sample_is_labelled(capsys):
+    code, out, _ = run(capsys, "eval", "resnet56", "--weights", "cifar10_akamaster")
     assert code == 0
     assert "weights resnet56.cifar10_akamaster (published test error 6.61 %)" in out
     assert "test SAMPLE shipped with cifarnets (1,000 of 10,000 images" in out
@@ -107,8 +118,6 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
     assert code == 2 and "unknown model 'resnet21'. Did you mean 'resnet20'?" in err
     code, _, err = run(capsys, "eval", "resnet20", "--data", str(tmp_path))
     assert code == 2 and "cifar10 not found" in err and "Fix:" in err
-    code, _, err = run(capsys, "eval", "plain110", "--weights", "DEFAULT")
-    assert code == 2 and "no pretrained weights are published for plain110" in err
     code, _, err = run(capsys, "eval", "resnet20", "--weights", str(tmp_path / "x.safetensors"))
     assert code == 2 and "does not exist" in err
     with pytest.raises(SystemExit):

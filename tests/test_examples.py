@@ -7,19 +7,24 @@ import sys
 
 from helpers import REPO
 
+import cifarnets
+
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
                           cwd=REPO)
 
 
-def test_evaluate_cifar10_on_the_sample():
-    result = run("examples/evaluate_cifar10.py", "plain110", "--limit", "200")  # no weights
+def test_evaluate_cifar10_without_weights_says_random(weights_dir):  # an empty manifest
+    result = run("examples/evaluate_cifar10.py", "plain110", "--limit", "200")
     assert result.returncode == 0, result.stderr
     assert "RANDOM init" in result.stdout and "on 200 images of the shipped sample" in result.stdout
+
+
+def test_evaluate_cifar10_on_the_sample():
     result = run("examples/evaluate_cifar10.py", "resnet56", "--limit", "200")
     assert result.returncode == 0, result.stderr
-    assert "weights resnet56.cifar10_akamaster" in result.stdout
+    assert f"weights {cifarnets.default_weights('resnet56').name}" in result.stdout
 
 
 def test_evaluate_cifar10_on_the_real_test_set(cifar10_root):

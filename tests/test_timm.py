@@ -135,7 +135,7 @@ def test_pretrained_configs_list_the_published_weights():
 
 
 def test_pretrained_ported_weights_match_cifarnets():
-    ours = cifarnets.resnet56(pretrained=True)
+    ours = cifarnets.resnet56(weights="cifar10_akamaster")
     theirs = timm.create_model("cifar_resnet56.cifar10_akamaster", pretrained=True).eval()
     with torch.no_grad():
         assert torch.equal(theirs(images()), ours(images()))

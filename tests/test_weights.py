@@ -218,6 +218,7 @@ def test_a_local_file_without_metadata_is_described_without_guesses(tmp_path):
     described = cifarnets.load_weights_file(reference_net(seed=1), path).pretrained_weights
     assert described.license == "unknown"
     assert described.source["normalisation"].startswith("assumed")
+    assert described.source["dataset"] == "assumed cifar10: the file does not say"
     assert (described.mean, described.std) == (DATASETS["cifar10"].mean, DATASETS["cifar10"].std)
 
 
