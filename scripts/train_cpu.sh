@@ -9,7 +9,7 @@
 #   scripts/train_cpu.sh resnet20 plain20            # start (logs: runs/cpu-logs/)
 #   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
 #
-# Precision: bf16 autocast where the CPU has bf16 instructions (AVX512_BF16 or AMX: ~1.4x
+# Precision: bf16 autocast where the CPU has bf16 instructions (AVX512_BF16 or AMX: ~1.5x
 # per epoch on the project's Zen 4 machines, benchmarks/results/epoch-times.md), else
 # fp32; $TRAIN_PRECISION
 # overrides. Each chunk records its precision in chunks.json; publish re-measures in fp32.
