@@ -104,9 +104,10 @@ class WeightsTransforms:
             x = images.float() / 255
         else:
             x = images.float()
-            if x.numel() and float(x.max()) > 1.0 + 1e-3:  # 0..255 floats: silently wrong
+            top = float(x.max()) if x.numel() else 0.0
+            if top > 1.0 + 1e-3:  # 0..255 floats: silently wrong
                 raise ValueError(f"float images must be in [0, 1], got values up to "
-                                 f"{float(x.max()):.4g}; pass uint8 images or divide by 255")
+                                 f"{top:.4g}; pass uint8 images or divide by 255")
         shape = (3, 1, 1)
         mean = torch.tensor(self.mean, device=x.device).view(shape)
         std = torch.tensor(self.std, device=x.device).view(shape)
@@ -620,9 +621,10 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
 def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
                   arch: str | None) -> Weights:
     """A :class:`Weights` describing a local file (tag ``local``), from its metadata."""
-    from .data import get_dataset_spec
+    from .data import dataset_for, get_dataset_spec
 
-    dataset = meta.get("dataset", "cifar10")
+    # Without metadata, the data set the net's head is for (100 outputs: CIFAR-100).
+    dataset = meta.get("dataset") or dataset_for(int(getattr(model, "num_classes", 10)))
     try:
         spec = get_dataset_spec(dataset)
         mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
