@@ -98,7 +98,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     speed = parser.add_argument_group("runtime (speed only: may change between chunks)")
     speed.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 (default: cuda if any)")
     speed.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
-                       help="auto: bf16 on CUDA, fp32 on a CPU")
+                       help="auto: bf16 on CUDA and on CPUs with bf16 instructions "
+                            "(AVX512_BF16, AMX), else fp32")
     speed.add_argument("--executor", choices=["auto", *EXECUTORS],
                        default="auto",
                        help="how a step runs (auto: cuda_graph on CUDA, the fastest measured "

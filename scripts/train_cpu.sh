@@ -9,10 +9,10 @@
 #   scripts/train_cpu.sh resnet20 plain20            # start (logs: runs/cpu-logs/)
 #   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
 #
-# Precision: bf16 autocast where the CPU has bf16 instructions (AVX512_BF16 or AMX: ~1.5x
-# per epoch on the project's Zen 4 machines, benchmarks/results/epoch-times.md), else
-# fp32; $TRAIN_PRECISION
-# overrides. Each chunk records its precision in chunks.json; publish re-measures in fp32.
+# Precision: the engine's "auto", bf16 autocast where the CPU has bf16 instructions
+# (AVX512_BF16 or AMX: ~1.5x per epoch on the project's Zen 4 machines,
+# benchmarks/results/epoch-times.md), else fp32; $TRAIN_PRECISION (bf16, fp32) overrides.
+# Each chunk records its precision in chunks.json; publish re-measures in fp32.
 # Extra arguments for every process go in $TRAIN_ARGS (e.g. "--max-minutes 300").
 # $TRAIN_CORES pins all processes to the listed cores (e.g. "1" keeps core 0 free for
 # interactive work while the runs share core 1); by default each gets its own core.
@@ -24,20 +24,14 @@ mkdir -p runs/cpu-logs
 # tcmalloc: -12 % step time here (jemalloc was slower); used only where installed.
 tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 2>/dev/null || true)
 cores=$(nproc)
-if [[ -z "${TRAIN_PRECISION:-}" ]]; then
-  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
-    TRAIN_PRECISION=bf16
-  else
-    TRAIN_PRECISION=fp32
-  fi
-fi
+precision="${TRAIN_PRECISION:-auto}"
 i=0
 for model in "$@"; do
   core=${TRAIN_CORES:-$(( (cores - 1 - i) % cores ))}
   LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
     "$python" -m cifarnets.reproduce --models "$model" --data "$data" \
-    --threads 1 --executor compile --precision "$TRAIN_PRECISION" ${TRAIN_ARGS:-} \
+    --threads 1 --executor compile --precision "$precision" ${TRAIN_ARGS:-} \
     >> "runs/cpu-logs/$model.log" 2>&1 &
-  echo "$model: pid $! on core $core, $TRAIN_PRECISION, log runs/cpu-logs/$model.log"
+  echo "$model: pid $! on core $core, precision $precision, log runs/cpu-logs/$model.log"
   i=$((i + 1))
 done

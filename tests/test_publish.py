@@ -25,7 +25,7 @@ def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
              for seed, n in ((0, 128), (1, 128), (2, 64))]
     out = tmp_path_factory.mktemp("runs")
     train(specs, data_root=cifar10_root, out_dir=out, command="made here",
-          runtime=Runtime(progress=False, executor="eager"))
+          runtime=Runtime(progress=False, executor="eager", precision="fp32"))
     return [out / spec.name for spec in specs]
 
 

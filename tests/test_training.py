@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -32,12 +33,14 @@ from cifarnets.training import (
     register_executor,
     train,
 )
+from cifarnets.training import spec as spec_module
 from cifarnets.training.folder import RunFolder
 
 # 256 training images in batches of 64: 4 steps per epoch, ~1 s per epoch on 2 cores.
 TINY = get_recipe("report").with_changes(epochs=3, batch_size=64, milestones=(2,))
-# Eager: tests pay no compile time (the compiled step has tests of its own).
-QUIET = Runtime(progress=False, checkpoint_every_s=0, executor="eager")
+# Eager: tests pay no compile time (the compiled step has tests of its own). fp32: the
+# same numerics on every CPU ("auto" is bf16 where the CPU has bf16 instructions).
+QUIET = Runtime(progress=False, checkpoint_every_s=0, executor="eager", precision="fp32")
 
 
 def tiny(model: str = "resnet20", seed: int = 0, recipe: Recipe = TINY, **kw) -> RunSpec:
@@ -389,6 +392,20 @@ def test_specs_and_runtimes_are_validated_up_front():
     with pytest.raises(ValueError, match="unknown device 'tpu': expected cpu, cuda or cuda:N"):
         Runtime(device="tpu").resolved()
     assert RunSpec.from_dict(RunSpec("plain20").to_dict()) == RunSpec("plain20")
+
+
+def test_auto_precision_is_bf16_where_the_hardware_computes_it(monkeypatch):
+    monkeypatch.setattr(spec_module, "cpu_has_native_bf16", lambda: True)
+    assert Runtime(device="cpu").resolved().precision == "bf16"
+    assert Runtime(device="cpu", precision="fp32").resolved().precision == "fp32"
+    monkeypatch.setattr(spec_module, "cpu_has_native_bf16", lambda: False)
+    assert Runtime(device="cpu").resolved().precision == "fp32"
+    monkeypatch.undo()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and platform.machine() == "x86_64":  # torch's probe = the kernel's
+        flags = set(next(line for line in cpuinfo.read_text().splitlines()
+                         if line.startswith("flags")).split(":", 1)[1].split())
+        assert spec_module.cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_tile"})
 
 
 def test_a_changed_recipe_gets_a_name_of_its_own():
