@@ -9,7 +9,7 @@ import sys
 import pytest
 from helpers import REPO
 
-from cifarnets.report import rows_from_results, table1_markdown, verify
+from cifarnets.report import error_axis_top, rows_from_results, table1_markdown, verify
 from cifarnets.training import RECIPES, RunResult, RunSpec
 
 SCRIPT = REPO / "benchmarks" / "reproduce.py"
@@ -50,12 +50,15 @@ def test_tolerance_shrinks_with_seeds():
     assert "7.17 +- 0.15 (7.00, 7.20, 7.30)" in table1_markdown(rows)
 
 
-def test_verify_fails_divergence_degradation_and_short_runs():
+def test_verify_fails_divergence_degradation_no_shortcut_gain_and_short_runs():
     assert "diverged" in verify(rows_from_results([summary("resnet110", None,
                                                              status="diverged")]))[0]
     no_degradation = rows_from_results([summary("plain20", 9.5), summary("plain56", 9.4)])
     assert verify(no_degradation) == ["degradation not reproduced: plain56 is not worse than "
                                       "plain20"]
+    no_shortcut_gain = rows_from_results([summary("resnet20", 8.6), summary("plain20", 8.5)])
+    assert verify(no_shortcut_gain) == ["shortcuts did not help: plain20 is not worse than "
+                                        "resnet20"]
     short = rows_from_results([summary("resnet20", 8.0, epochs=10, milestones=(5,))])
     assert verify(short) == ["resnet20: cannot verify, the runs are not the report's full "
                              "recipe (recipe " + short[0].recipe + ", or data subsets)"]
@@ -67,6 +70,13 @@ def test_table_names_report_rows_and_verdicts():
                                                  summary("plain164", 90.0)]))
     assert "| resnet164 | ResNet-110 | 5.50 | 0 | 5.68 | 5.93 | <= 5.93 (+0.4) | pass |" in table
     assert "| plain164 | vanilla CNN 110 | 90.00 | 0 | 90.00 | - | - | reported |" in table
+    assert "- shortcuts help, plain164 worse than resnet164: yes" in table
+
+
+def test_figure6_axis_is_the_papers_and_grows_only_for_nets_that_learned():
+    assert error_axis_top([8.59, 9.34]) == 20.0  # the paper's 0-20 %
+    assert error_axis_top([8.59, 15.05, 90.0]) == 1.5 * 15.05  # plain164 runs off the top
+    assert error_axis_top([90.0]) == 100.0
 
 
 def test_help_documents_the_harness():
