@@ -1,4 +1,4 @@
-"""The README's nets table is generated from the registry and the weights manifest."""
+"""The README's tables match the registry and the weights manifest."""
 
 from __future__ import annotations
 
@@ -18,3 +18,15 @@ def test_readme_nets_table_is_current(capsys):
     assert match.group(1).strip() == generated, (
         "README.md's nets table is out of date: replace it with `cifarnets list --markdown`"
     )
+
+
+def test_readme_own_weights_pair_matches_the_manifest():
+    """The hand-written resnet20/plain20 table beside the report's row: each bold number
+    is the published weight's error (re-measured on the test set by test_published)."""
+    import cifarnets
+
+    readme = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| (\w+) \| [^|]+ \| \*\*([\d.]+) %\*\* \|", readme, re.M)
+    assert {net for net, _ in rows} >= {"resnet20", "plain20"}, rows
+    for net, error in rows:
+        assert cifarnets.get_weights(f"{net}.cifar10_v1").test_error == float(error), net
