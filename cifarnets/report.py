@@ -159,8 +159,8 @@ def table1_markdown(rows: list[Row]) -> str:
 
 
 def error_axis_top(final_errors: list[float]) -> float:
-    """Top of Figure 6's error axis: 0-20 % as in the paper (the first 80 epochs sit at
-    10-20 %), more for nets that learned less; a net that never learned (the report's
+    """Top of Figure 6's error axis: 0-20 % as in the paper (the first 80 epochs sit
+    mostly at 10-20 %), more for nets that learned less; a net that never learned (the report's
     plain-110 at 90 %) would flatten every other curve, so it runs off the top."""
     learned = [e for e in final_errors if e < 50]
     return min(100.0, max(20.0, 1.5 * max(learned))) if learned else 100.0

@@ -31,7 +31,8 @@ streams. On a CPU the fastest measured executor is the default (speed-cpu.md).
 
 --verify passes a net when its final-epoch error (mean over seeds) is at most its target
 plus two seed-to-seed standard deviations (0.2 points each: 0.4 for one seed,
-0.4/sqrt(n) for n), and checks that the plain nets get worse with depth. Nets without a
+0.4/sqrt(n) for n), and checks that the plain nets get worse with depth and that each
+plain net is worse than the ResNet of its depth. Nets without a
 published target (plain110, plain164, ...) are reported, not judged.
 
 Exit status (as for every cifarnets command): 0 done (and verified, with --verify);

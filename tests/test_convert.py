@@ -176,7 +176,7 @@ def test_ported_weights_say_where_they_come_from_and_are_default_until_own_ones(
     assert "Idelbayev" in weights.source["copyright"]
     assert weights.source["commit"].startswith("d5489e8")
     # The README's rule: the port is the DEFAULT until the project has complete weights of
-    # its own for the net (resnet20 gets them from the CPU runs, the others from a GPU).
+    # its own for the net (resnet20 has them from the CPU runs; the others wait for a GPU).
     own = [w for w in cifarnets.get_model_weights(arch)
            if not (w.ported or w.partial) and w.dataset == "cifar10"]
     expected = {w.name for w in own} if own else {weights.name}

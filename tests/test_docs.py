@@ -7,6 +7,7 @@ import re
 from helpers import REPO
 
 from cifarnets.cli import main
+from cifarnets.reference import REFERENCES
 
 
 def test_readme_nets_table_is_current(capsys):
@@ -26,7 +27,12 @@ def test_readme_own_weights_pair_matches_the_manifest():
     import cifarnets
 
     readme = (REPO / "README.md").read_text()
-    rows = re.findall(r"^\| (\w+) \| [^|]+ \| \*\*([\d.]+) %\*\* \|", readme, re.M)
-    assert {net for net, _ in rows} >= {"resnet20", "plain20"}, rows
-    for net, error in rows:
+    rows = re.findall(r"^\| (\w+) \| [^|]+ \| \*\*([\d.]+) %\*\* \| ([^|]+) \| ([^|]+) \| "
+                      r"<= ([\d.]+) %", readme, re.M)
+    assert {row[0] for row in rows} >= {"resnet20", "plain20"}, rows
+    for net, error, report, paper, target in rows:
         assert cifarnets.get_weights(f"{net}.cifar10_v1").test_error == float(error), net
+        ref = REFERENCES[net]
+        assert [report.strip(), paper.strip()] == [f"{v} %" if v else "-"
+                                                   for v in (ref.report, ref.paper)], net
+        assert float(target) == ref.target, net

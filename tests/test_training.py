@@ -115,7 +115,7 @@ def test_the_same_weights_give_the_same_file(cifar10_root, tmp_path):
     code = (f"from cifarnets.training import RunSpec, Runtime, train; "
             f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
             f"out_dir=__import__('sys').argv[1], "
-            f"runtime=Runtime(progress=False, executor='eager', "
+            f"runtime=Runtime(progress=False, executor='eager', precision='fp32', "
             f"threads={torch.get_num_threads()}))")
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, cwd=REPO)
@@ -127,7 +127,8 @@ def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path)
     """Chunks with other runtimes continue the same run: the identity is the spec."""
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
-    other = Runtime(progress=False, executor="compile", channels_last=False, threads=1)
+    other = Runtime(progress=False, executor="compile", channels_last=False, threads=1,
+                    precision="fp32")
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=other, stop_after_epochs=1)
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.status == "finished"
@@ -141,13 +142,13 @@ def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
     spec = tiny(recipe=TINY.with_changes(epochs=4))
     threads = torch.get_num_threads()  # the same sums in both processes
     runtime = Runtime(progress=False, checkpoint_every_s=0, threads=threads,
-                      executor="eager")
+                      executor="eager", precision="fp32")
     train(spec, data_root=cifar10_root, out_dir=tmp_path / "ref", runtime=runtime)
     code = (f"from cifarnets.training import RunSpec, Runtime, train; "
             f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
             f"out_dir={str(tmp_path / 'killed')!r}, "
             f"runtime=Runtime(progress=False, checkpoint_every_s=0, threads={threads}, "
-            f"executor='eager'))")
+            f"executor='eager', precision='fp32'))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
     checkpoint = tmp_path / "killed" / spec.name / "checkpoint.safetensors"
     deadline = time.monotonic() + 120
@@ -169,7 +170,7 @@ def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, 
     code = (f"import sys; from cifarnets.training import RunSpec, Runtime, train; "
             f"(r,) = train(RunSpec.from_dict({spec.to_dict()!r}), "
             f"data_root={str(cifar10_root)!r}, out_dir={str(tmp_path)!r}, "
-            f"runtime=Runtime(checkpoint_every_s=1e9, executor='eager')); "
+            f"runtime=Runtime(checkpoint_every_s=1e9, executor='eager', precision='fp32')); "
             f"sys.exit(r.status != 'running')")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
                             text=True)
@@ -190,7 +191,7 @@ def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, 
 def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp_path):
     spec = tiny(recipe=TINY.with_changes(epochs=50))
     # 3 s: a few 1-s epochs
-    budget = Runtime(progress=False, max_minutes=0.05, executor="eager")
+    budget = Runtime(progress=False, max_minutes=0.05, executor="eager", precision="fp32")
     started = time.monotonic()
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=budget)
     assert result.status == "running" and 1 <= result.epochs < 50
@@ -218,7 +219,7 @@ def test_compiled_step_trains_like_the_eager_step(cifar10_root, tmp_path):
     spec = RunSpec("resnet20", recipe=recipe, train_subset=2400, test_subset=500)  # 225 steps
     curves = {}
     for executor in ("eager", "compile"):
-        runtime = Runtime(progress=False, executor=executor)
+        runtime = Runtime(progress=False, executor=executor, precision="fp32")
         (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / executor,
                           runtime=runtime)
         curves[executor] = [h["train_loss"] for h in result.history]
