@@ -11,7 +11,8 @@ from ._registry import list_models, model_info
 from .reference import DEGRADATION_CHECKS, REFERENCES, SHORTCUT_CHECKS, tolerance
 from .training.results import RunResult
 
-__all__ = ["Row", "error_axis_top", "plot_curves", "rows_from_results", "table1_markdown", "verify"]
+__all__ = ["ORDER_CHECKS", "Row", "error_axis_top", "order_checks", "plot_curves",
+           "rows_from_results", "table1_markdown", "verify"]
 
 
 @dataclass(frozen=True)
@@ -76,21 +77,20 @@ def rows_from_results(results: list[RunResult]) -> list[Row]:
     return rows
 
 
-def _ordered(rows: list[Row], pairs: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
-    """``(worse, better, is worse)`` for each pair whose nets were both trained."""
+# Table 1's orderings, each with the message of a failed one: without shortcuts deeper is
+# worse (degradation), and each plain net is worse than the ResNet of its depth.
+ORDER_CHECKS = {
+    "degradation": (DEGRADATION_CHECKS, "degradation not reproduced"),
+    "shortcuts help": (SHORTCUT_CHECKS, "shortcuts did not help"),
+}
+
+
+def order_checks(rows: list[Row]) -> list[tuple[str, str, str, bool]]:
+    """``(check, worse, better, is worse)`` for each pair whose nets were both trained."""
     by_model = {r.model: r for r in rows if r.dataset == "cifar10" and r.mean is not None}
-    return [(worse, better, by_model[worse].mean > by_model[better].mean)
+    return [(check, worse, better, by_model[worse].mean > by_model[better].mean)
+            for check, (pairs, _) in ORDER_CHECKS.items()
             for worse, better in pairs if worse in by_model and better in by_model]
-
-
-def degradation(rows: list[Row]) -> list[tuple[str, str, bool]]:
-    """``(deeper, shallower, deeper is worse)`` for each check whose nets were trained."""
-    return _ordered(rows, DEGRADATION_CHECKS)
-
-
-def shortcuts_help(rows: list[Row]) -> list[tuple[str, str, bool]]:
-    """``(plain, resnet, plain is worse)`` for each same-depth pair that was trained."""
-    return _ordered(rows, SHORTCUT_CHECKS)
 
 
 def verify(rows: list[Row]) -> list[str]:
@@ -107,12 +107,9 @@ def verify(rows: list[Row]) -> list[str]:
         elif row.verdict.startswith("n/a"):
             failures.append(f"{row.model}: cannot verify, the runs are not the report's full "
                             f"recipe (recipe {row.recipe}, or data subsets)")
-    for deep, shallow, ok in degradation(rows):
+    for check, worse, better, ok in order_checks(rows):
         if not ok:
-            failures.append(f"degradation not reproduced: {deep} is not worse than {shallow}")
-    for plain, resnet, ok in shortcuts_help(rows):
-        if not ok:
-            failures.append(f"shortcuts did not help: {plain} is not worse than {resnet}")
+            failures.append(f"{ORDER_CHECKS[check][1]}: {worse} is not worse than {better}")
     if not rows:
         failures.append("no runs to verify")
     return failures
@@ -144,12 +141,11 @@ def table1_markdown(rows: list[Row]) -> str:
             f"{', '.join(map(str, r.seeds))} | {_fmt(r.report)} | {_fmt(r.paper)} | {target} "
             f"| {r.verdict} |"
         )
-    checks = [("degradation", *c) for c in degradation(rows)]
-    checks += [("shortcuts help", *c) for c in shortcuts_help(rows)]
+    checks = order_checks(rows)
     if checks:
         lines.append("")
-        for what, worse, better, ok in checks:
-            lines.append(f"- {what}, {worse} worse than {better}: {'yes' if ok else 'NO'}")
+        for check, worse, better, ok in checks:
+            lines.append(f"- {check}, {worse} worse than {better}: {'yes' if ok else 'NO'}")
     lines += [
         "",
         "Tolerance: the measured mean may exceed the target by two seed standard deviations "

@@ -172,7 +172,7 @@ class Runtime:
         device = self.torch_device()
         precision = self.precision
         if precision == "auto":
-            native = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+            native = device.type == "cuda" or cpu_has_native_bf16()  # device: cuda or cpu
             precision = "bf16" if native else "fp32"
         executor = self.executor
         if executor == "auto":
@@ -194,8 +194,7 @@ def cpu_has_native_bf16() -> bool:
     machines, benchmarks/results/epoch-times.md); elsewhere bf16 is emulated, unmeasured
     here, and "auto" keeps fp32.
     """
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.3
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def cpu_threads_available() -> int:
