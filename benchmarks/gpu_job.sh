@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# The GPU machine's job in one call, from the repository root. Stage CIFAR-10 there
-# first: scripts/stage_gpu_parts.sh (the WebP parts and rebuild.py into $STAGE).
+# A GPU box you hold for a limited time (a preemptible instance, a time-limited job):
+# check the CUDA path, measure it, and train as far as the deadline allows, then pack the
+# run folders so that the next box, or a CPU, continues from them. From the repository
+# root:
 #
-#   bash benchmarks/gpu_job.sh check speed paper      # the steps to run, in order
+#   DATA=~/data OUT=~/out bash benchmarks/gpu_job.sh check speed paper   # steps, in order
 #
 #   check   the tests marked cuda (captured step == eager step; streams; resume)
 #   speed   benchmarks/speed.py: the fast path against the eager fp32 loop
-#   paper   cifarnets.reproduce: resnet20/56/110 and plain20/56/110, side by side
-#   report  cifarnets.reproduce: the report's bottleneck nets (resnet/plain 83, 164)
+#   paper   cifarnets train: resnet20/56/110 and plain20/56/110, side by side
+#   report  cifarnets train: the report's bottleneck nets (resnet/plain 83, 164)
 #
-# Training goes on from the run folders committed in runs/reproduce (they travel with the
-# working tree), in a chunk that ends at an epoch boundary before the job's deadline:
-# $JOB_SECONDS (default 540, for a call's 600 s limit) from the start, less a minute for
-# packing, and at most $MAX_MINUTES per training step when that is set. Results come back
-# through $OUT, which returns at most 8 files of 16 MB: logs go there as they are written
-# (a killed job still returns them), and the run folders, checkpoints included, are packed
-# into tar files of <= 15 MB: unpack them over runs/ here and commit, and the next job
-# (GPU or CPU) continues from them.
+# $DATA holds cifar-10-batches-py/ (torchvision's layout; copy it there, or set
+# DOWNLOAD=1 on a box that can reach the official URL). Training goes on from the run
+# folders in runs/reproduce (commit them and they travel with the checkout), in a chunk
+# that ends at an epoch boundary before the job's deadline: $JOB_SECONDS (default 540)
+# from the start, less a minute for packing, and at most $MAX_MINUTES per training step
+# when that is set. Logs are written into $OUT as they go (a killed job still leaves
+# them), and the run folders, checkpoints included, are packed into $OUT/runs-N.tar of
+# at most $PACK_MB (default 15) MB each, for transfers that limit file sizes: unpack them
+# over runs/ in your checkout and commit, and the next job continues from them.
 set -euo pipefail
 out="${OUT:?OUT must name the folder that comes back}"
 data="${DATA:-$HOME/data}"
@@ -25,20 +28,27 @@ deadline=$(( SECONDS + ${JOB_SECONDS:-540} ))
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if [ ! -d "$data/cifar-10-batches-py" ]; then
-  python3 "${STAGE:-$HOME/stage}/rebuild.py" "$data" --quiet
+  if [ -n "${DOWNLOAD:-}" ]; then
+    python3 -c "import sys; from cifarnets.data import load_split
+load_split('cifar10', sys.argv[1], train=True, download=True)" "$data"
+  else
+    echo "no CIFAR-10 at $data/cifar-10-batches-py: copy it there (or set DATA), or set" \
+         "DOWNLOAD=1 to fetch it" >&2
+    exit 2
+  fi
 fi
 python3 -c "import torch; print(torch.__version__, torch.cuda.is_available()
              and torch.cuda.get_device_name())" | tee "$out/environment.txt"
 
-pack() {  # run folders -> $OUT/runs-N.tar, each under 15 MB
-  python3 - "$runs" "$out" <<'EOF'
+pack() {  # run folders -> $OUT/runs-N.tar, each under $PACK_MB
+  python3 - "$runs" "$out" "${PACK_MB:-15}" <<'EOF'
 import sys, tarfile
 from pathlib import Path
-runs, out = Path(sys.argv[1]), Path(sys.argv[2])
+runs, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]) * 1e6
 files = sorted(p for p in runs.rglob("*") if p.is_file())
 parts, size = [[]], 0
 for f in files:
-    if size + f.stat().st_size > 15e6 and parts[-1]:
+    if size + f.stat().st_size > limit and parts[-1]:
         parts.append([]); size = 0
     parts[-1].append(f); size += f.stat().st_size
 for i, part in enumerate(parts):
@@ -57,13 +67,13 @@ train() {  # NAME [reproduce options]: one chunk in the time left before the dea
     echo "no time left for $name" | tee -a "$out/$name.log"; return 0
   fi
   # Exit status 4 (runs unfinished) is how a chunk normally ends: go on to the next step.
-  python3 -m cifarnets.reproduce "$@" --data "$data" --out "$runs" --max-minutes "$minutes" \
+  python3 -m cifarnets train "$@" --data "$data" --out "$runs" --max-minutes "$minutes" \
     2>&1 | tee "$out/$name.log" || [ "${PIPESTATUS[0]}" -eq 4 ]
 }
 
 for step in "$@"; do
   case "$step" in
-    check)  # the GPU machine has no pytest: carry wheels (pip download pytest -d .devwheels)
+    check)  # a box without pytest or an index: bring wheels (pip download pytest -d .devwheels)
       python3 -c "import pytest" 2>/dev/null \
         || python3 -m pip install -q --no-index --find-links .devwheels pytest
       python3 -m pytest -m cuda -p no:cacheprovider tests/test_training.py 2>&1 \

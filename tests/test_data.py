@@ -24,7 +24,7 @@ def test_real_cifar10_splits(cifar10_root):
     test_images, test_labels = load_split("cifar10", cifar10_root, train=False)
     assert train_images.shape == (50_000, 3, 32, 32) and train_images.dtype == torch.uint8
     assert test_images.shape == (10_000, 3, 32, 32)
-    # First labels and class balance of the official files (../shared/data/cifar-10).
+    # First labels and class balance of the official files (cifar-10-python.tar.gz).
     assert train_labels[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert test_labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
     assert train_labels.bincount().tolist() == [5000] * 10
