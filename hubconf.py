@@ -1,4 +1,5 @@
-"""torch.hub entry points: every cifarnets net, with the same keyword arguments.
+"""torch.hub entry points: every cifarnets net, with the same keyword arguments, and
+torchvision's weight look-ups.
 
     torch.hub.load("path/to/cifarnets", "resnet56", source="local", pretrained=True)
 """
@@ -7,20 +8,5 @@
 # first); timm is optional: the nets are registered with it only when it is imported.
 dependencies = ["torch", "safetensors", "huggingface_hub"]
 
-from cifarnets.resnet import (  # noqa: E402, F401
-    plain20,
-    plain32,
-    plain44,
-    plain56,
-    plain83,
-    plain110,
-    plain164,
-    resnet20,
-    resnet32,
-    resnet44,
-    resnet56,
-    resnet83,
-    resnet110,
-    resnet164,
-    resnet1202,
-)
+from cifarnets.models import *  # noqa: E402, F403  (one builder per registered net)
+from cifarnets.weights import get_model_weights, get_weights  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """Retrain the report's nets and verify their published errors: the documented driver.
 
-The program lives in the package (``cifarnets.reproduce``, also ``cifarnets train``) so
-that pip users have it too; ``python benchmarks/reproduce.py --help`` shows everything.
+The same program as ``cifarnets train`` (it lives in the package, so that pip users have
+it too); ``python benchmarks/reproduce.py --help`` shows everything.
 """
 
 import sys

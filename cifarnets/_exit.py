@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 OK = 0
 FAILED = 1  # a check failed or nothing matched
 USAGE = 2  # a usage or input error (argparse's own status for a bad argument)
@@ -20,16 +22,12 @@ exit status (every command):
 
 
 def status_of(err: BaseException) -> int:
-    """The exit status for an error that a command reports in one line."""
-    from .data import DataDownloadError
-    from .training.spec import DeviceUnavailableError
-    from .weights import WeightsUnavailableError, _HubUnreachable
+    """The exit status for an error that a command reports in one line: the error type's
+    own (``cifarnets.errors``), else a usage error (a bad argument, a missing file)."""
+    return getattr(err, "exit_status", USAGE)
 
-    if isinstance(err, (DataDownloadError, DeviceUnavailableError)):
-        return ENVIRONMENT
-    if isinstance(err, WeightsUnavailableError):
-        # The network is what is lacking only when the Hub could not be reached (offline
-        # included); a Hub that answered "no such repo or file", or weights never
-        # uploaded, is an input or installation problem that no network would fix.
-        return ENVIRONMENT if isinstance(err.__cause__, _HubUnreachable) else USAGE
-    return USAGE
+
+def report(err: BaseException) -> int:
+    """Print the error that ends a command, on one line of stderr; return its status."""
+    print(f"error: {err}", file=sys.stderr)
+    return status_of(err)

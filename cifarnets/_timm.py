@@ -15,15 +15,30 @@ ResNets (resnet200), and vice versa. Weights still come through cifarnets
 
 from __future__ import annotations
 
-import importlib.abc
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
+import torch
+from timm.models import (
+    FeatureListNet,
+    adapt_input_conv,
+    generate_default_cfgs,
+    is_model,
+    register_model,
+)
 from torch import nn
 
-TIMM_PREFIX = "cifar_"
+from ._registry import TIMM_PREFIX, list_models
+from .datasets import dataset_for
+from .errors import UnknownWeightsError
+from .hub import download_repo_file
+from .loading import load_weights_file
+from .models import get_model
+from .nets import check_pool
+from .weights import Weights, default_weights, get_weights, list_weights, pretrained_cfg_for
+
+__all__ = ["register"]
 
 
 def _read_cfg(cfg: Any) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -54,10 +69,6 @@ def _pop_timm_only_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any
 
 
 def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
-    from ._registry import get_model
-    from .data import dataset_for
-    from .weights import default_weights, load_weights_file
-
     def entrypoint(
         pretrained: bool = False,
         pretrained_cfg: Any = None,
@@ -77,7 +88,7 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
             # its model.safetensors (with the head its config names), then checked.
             wanted = kwargs.pop("num_classes", None)
             model = get_model(name, num_classes=cfg.get("num_classes", 10), **kwargs)
-            load_weights_file(model, _download_from_repo(hub_repo, cache_dir))
+            load_weights_file(model, download_repo_file(hub_repo, cache_dir=cache_dir))
             if wanted is not None and wanted != model.num_classes:
                 model.reset_classifier(wanted)  # as timm does: a fresh head
         else:
@@ -99,8 +110,6 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         if placement:
             model.to(**placement)
         if features_only:
-            from timm.models import FeatureListNet
-
             levels = len(model.feature_info)
             features = FeatureListNet(model, out_indices=out_indices or tuple(range(levels)))
             features.pretrained_cfg = features.default_cfg = model.pretrained_cfg
@@ -113,31 +122,9 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
     return entrypoint
 
 
-def _download_from_repo(hub_repo: str, cache_dir: str | None) -> str:
-    """``model.safetensors`` of a Hub repo, through huggingface_hub's cache; a Hub that
-    cannot be reached or has no such file is a WeightsUnavailableError that says so."""
-    from huggingface_hub import hf_hub_download
-
-    from ._version import __version__
-    from .weights import WeightsUnavailableError, _hub_call
-
-    try:
-        return _hub_call(f"{hub_repo}/model.safetensors", lambda: hf_hub_download(
-            hub_repo, "model.safetensors", cache_dir=cache_dir, library_name="cifarnets",
-            library_version=__version__))
-    except OSError as err:  # _HubUnreachable, _HubRefused
-        raise WeightsUnavailableError(
-            f"cannot get model.safetensors of hf-hub:{hub_repo}: {err}. Fix: check the repo "
-            f"id and your network, or load a local copy with "
-            f"cifarnets.load_weights_file(model, PATH)") from err
-
-
 def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:
     """A stem for ``in_chans``-channel input; trained RGB filters are adapted as timm
     adapts them (summed for 1 channel, repeated and rescaled for more)."""
-    import torch
-    from timm.models import adapt_input_conv
-
     old = model.conv1
     new = nn.Conv2d(in_chans, old.out_channels, 3, padding=1, bias=False)
     with torch.no_grad():
@@ -147,25 +134,19 @@ def _adapt_input_channels(model: nn.Module, in_chans: int) -> None:
 
 
 def _set_pool(model: nn.Module, global_pool: str) -> None:
-    from .resnet import check_pool
-
     check_pool(global_pool, model.num_classes)
     model.global_pool = global_pool
 
 
-def _weights_or_none(full_name: str):
-    from .weights import UnknownWeightsError, get_weights
-
+def _weights_or_none(full_name: str) -> Weights | None:
     try:
         return get_weights(full_name)
     except UnknownWeightsError:  # not listed; a broken manifest still says so loudly
         return None
 
 
-def _cfg(arch: str, weights: Any) -> dict[str, Any]:
+def _cfg(arch: str, weights: Weights | None) -> dict[str, Any]:
     """timm's pretrained config of ``arch`` with ``weights`` (or none)."""
-    from .resnet import pretrained_cfg_for
-
     cfg = pretrained_cfg_for(arch, weights)
     if weights is not None:
         cfg["hf_hub_id"] = weights.hub_repo  # has_weights: what list_pretrained lists
@@ -175,11 +156,6 @@ def _cfg(arch: str, weights: Any) -> dict[str, Any]:
 def _build_default_cfgs() -> dict[str, Any]:
     """timm's ``default_cfgs`` for every net: one entry per published weight (the
     DEFAULT first), or one without weights."""
-    from timm.models import generate_default_cfgs
-
-    from ._registry import list_models
-    from .weights import default_weights, get_weights, list_weights
-
     cfgs: dict[str, Any] = {}
     for arch in list_models():
         default = default_weights(arch)
@@ -195,11 +171,6 @@ def _build_default_cfgs() -> dict[str, Any]:
 
 def register() -> None:
     """Register every net (and its published weights' configs) with timm, once."""
-    from timm.models import is_model, register_model
-
-    from . import resnet  # noqa: F401  (registers the builders)
-    from ._registry import list_models
-
     module = sys.modules[__name__]
     if getattr(module, "_registered", False):
         return
@@ -209,43 +180,3 @@ def register() -> None:
         if not is_model(TIMM_PREFIX + name):
             register_model(_make_entrypoint(name))
     module._registered = True
-
-
-def register_when_timm_is_imported() -> None:
-    """Call :func:`register` now if timm is imported, else right after its import.
-
-    Importing timm costs seconds (it imports torchvision), so ``import cifarnets`` does
-    not: an import hook registers the nets the moment the user's code imports timm.
-    """
-    if "timm" in sys.modules:
-        register()
-    elif not any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterAfterTimmImport())
-
-
-class _RegisterAfterTimmImport(importlib.abc.MetaPathFinder):
-    """A finder that finds nothing itself: it lets the other finders find ``timm`` and
-    wraps that loader's ``exec_module`` so that :func:`register` runs once timm's
-    ``__init__`` has finished; then it removes itself from ``sys.meta_path``."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "timm":
-            return None
-        spec = next((s for f in sys.meta_path if f is not self and hasattr(f, "find_spec")
-                     for s in [f.find_spec(fullname, path, target)] if s is not None), None)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_timm = spec.loader.exec_module
-
-        def exec_module(module):
-            exec_timm(module)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            try:
-                register()
-            except Exception as err:  # a broken registration must not break `import timm`
-                warnings.warn(f"cifarnets could not register its nets with timm: {err!r}",
-                              RuntimeWarning, stacklevel=2)
-
-        spec.loader.exec_module = exec_module
-        return spec

@@ -18,21 +18,16 @@ from pathlib import Path
 
 from . import _exit
 from ._argtypes import positive_int
-from ._registry import get_model, list_models, model_info
+from ._registry import list_models, model_info
 from ._version import __version__
-from .data import DATASETS, DataError, default_data_root, load_split, load_test_sample
-from .evaluate import evaluate
+from .datasets import DATASETS, default_data_root
+from .errors import CifarnetsError, UnknownWeightsError
 from .reference import REFERENCES
-from .training.spec import resolve_device
-from .weights import (
-    UnknownWeightsError,
-    WeightsError,
-    default_weights,
-    get_weights,
-    list_weights,
-    load_checked,
-    load_weights_file,
-)
+from .weights import default_weights, get_weights, list_weights
+
+# `--version`, `--help`, `list` and `info` read only the registry and the weights
+# manifest, and answer without importing torch; the commands that need it (eval,
+# convert, train, publish) import their modules when they run, on purpose.
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -87,7 +82,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(markdown_table(rows, header))
         return 0
     print(_table(rows, header))
-    print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the seed report's "
+    print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the lab report's "
           "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image. "
           "test err %: the DEFAULT weights' error,\nmeasured by cifarnets in fp32 on the full "
           "test set (`cifarnets info NAME` for all weights and their sources).")
@@ -116,7 +111,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         if ref.paper is not None:
             published.append(f"paper {ref.paper} % ({ref.paper_source})")
         if ref.report is not None:
-            published.append(f"seed report {ref.report} %")
+            published.append(f"lab report {ref.report} %")
         print(f"  published     {'; '.join(published)}")
     if not weights:
         print("  weights       none published yet "
@@ -157,6 +152,12 @@ def _weights_details(w) -> list[tuple[str, str]]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .data import load_split, load_test_sample  # torch: deferred on purpose (see top)
+    from .evaluate import evaluate
+    from .loading import load_weights_file
+    from .models import get_model
+    from .training.spec import resolve_device
+
     spec = DATASETS[args.dataset]
     model_info(args.model)  # fail on an unknown name before anything slow
     device = resolve_device(args.device)
@@ -248,8 +249,10 @@ def _published_weights(arch: str, name: str):
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from ._safetensors import atomic_write, canonical_bytes
+    from ._safetensors import atomic_write, canonical_bytes  # torch: deferred (see top)
     from .convert import convert_akamaster_file
+    from .loading import load_checked
+    from .models import get_model
 
     model_info(args.arch)  # an unknown name fails before reading anything
     if args.out.suffix != ".safetensors":
@@ -264,12 +267,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
           f"mean {meta['mean']} std {meta['std']} (recorded in the file; `cifarnets eval "
           f"{args.arch} --weights {args.out} --data ROOT` uses them)")
     return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import main as publish_main
-
-    return publish_main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
     p.set_defaults(func=cmd_eval)
 
-    # Parsed by cifarnets.reproduce itself (see main); listed here for `cifarnets --help`.
+    # Parsed by the training program itself (see main); listed here for `cifarnets --help`.
     sub.add_parser("train", add_help=False,
                    help="retrain nets with the report's recipe, resumable in chunks "
                         "(cifarnets train --help)")
@@ -324,26 +321,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=cmd_convert)
 
-    from .publish import add_arguments as add_publish_arguments
-
-    p = sub.add_parser("publish", help="write the Hub repos of published weights and upload them")
-    add_publish_arguments(p)
-    p.set_defaults(func=cmd_publish)
+    # Parsed by cifarnets.publish itself (see main); listed here for `cifarnets --help`.
+    sub.add_parser("publish", add_help=False,
+                   help="write the Hub repos of published weights and upload them "
+                        "(cifarnets publish --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:  # the training program parses its own options
-        from .reproduce import main as train_main
+        from .reproduce import main as train_main  # torch: deferred (see top)
 
         return train_main(argv[1:], prog="cifarnets train")
+    if argv[:1] == ["publish"]:  # so does publishing
+        from .publish import main as publish_main  # torch: deferred (see top)
+
+        return publish_main(argv[1:], prog="cifarnets publish")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (WeightsError, DataError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return _exit.status_of(err)
+    except (CifarnetsError, ValueError, FileNotFoundError) as err:
+        return _exit.report(err)
     except BrokenPipeError:  # `cifarnets list | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

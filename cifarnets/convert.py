@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from ._registry import model_info
-from .data import dataset_for
-from .resnet import STAGE_WIDTHS
+from .datasets import dataset_for
+from .errors import ConversionError
+from .nets import STAGE_WIDTHS
 
 __all__ = ["AKAMASTER_MEAN", "AKAMASTER_STD", "ConversionError", "convert_akamaster",
            "convert_akamaster_file", "load_akamaster_checkpoint", "stream_permutations"]
@@ -31,10 +32,6 @@ __all__ = ["AKAMASTER_MEAN", "AKAMASTER_STD", "ConversionError", "convert_akamas
 # the converted weights only give its errors with these constants.
 AKAMASTER_MEAN = (0.485, 0.456, 0.406)
 AKAMASTER_STD = (0.229, 0.224, 0.225)
-
-
-class ConversionError(ValueError):
-    """A checkpoint that is not what the converter expects (kind, net or depth)."""
 
 
 def load_akamaster_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:

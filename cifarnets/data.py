@@ -1,5 +1,8 @@
 """CIFAR-10/100: loading from torchvision's on-disk layout, normalisation, the test sample.
 
+The data sets' facts (files, md5s, mean and std, class names) are in
+``cifarnets.datasets``; they are importable from here too.
+
 Images are returned as uint8 tensors of shape (N, 3, 32, 32): the training engine keeps
 them that way on the GPU and normalises at the last moment (4x less memory traffic than
 float32), and evaluation normalises per batch.
@@ -12,19 +15,31 @@ import pickle
 import tarfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from .datasets import (
+    CATEGORIES,
+    DATASETS,
+    DataFile,
+    DatasetSpec,
+    dataset_for,
+    default_data_root,
+    get_dataset_spec,
+)
+from .errors import DataDownloadError, DataError
+
 __all__ = [
+    "CATEGORIES",
     "DATASETS",
     "DataDownloadError",
     "DataError",
     "DataFile",
     "DatasetSpec",
+    "dataset_for",
     "default_data_root",
     "get_dataset_spec",
     "load_split",
@@ -33,89 +48,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class DataFile:
-    """One file of a data set's folder, as the official archive has it."""
-
-    name: str
-    md5: str
-    size: int | None  # bytes; None where no copy was at hand to measure
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What the rest of the library needs to know about a data set."""
-
-    name: str
-    num_classes: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    folder: str  # the folder the official archive extracts under the data root
-    url: str  # the official archive
-    archive_md5: str
-    train_files: tuple[DataFile, ...]
-    test_files: tuple[DataFile, ...]
-
-
-# Names and md5s as torchvision.datasets.CIFAR10/100 check them; CIFAR-10's sizes are
-# those of the official files (the tests check them against the real data).
-DATASETS: dict[str, DatasetSpec] = {
-    # The seed report's constants (per-channel, over the training set). The widely
-    # copied std (0.2023, 0.1994, 0.2010) is wrong: it is not the std of the pixels.
-    "cifar10": DatasetSpec(
-        "cifar10", 10, (0.4914, 0.4824, 0.4467), (0.2471, 0.2435, 0.2616),
-        "cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        "c58f30108f718f92721af3b95e74349a",
-        train_files=(
-            DataFile("data_batch_1", "c99cafc152244af753f735de768cd75f", 31_035_704),
-            DataFile("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec", 31_035_320),
-            DataFile("data_batch_3", "54ebc095f3ab1f0389bbae665268c751", 31_035_999),
-            DataFile("data_batch_4", "634d18415352ddfa80567beed471001a", 31_035_696),
-            DataFile("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb", 31_035_623),
-        ),
-        test_files=(DataFile("test_batch", "40351d587109b95175f43aff81a1287e", 31_035_526),),
-    ),
-    # Per-channel mean/std of the CIFAR-100 training pixels, as commonly published.
-    "cifar100": DatasetSpec(
-        "cifar100", 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-        "cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-        "eb9058c3a382ffc7106e4002c42a8d85",
-        train_files=(DataFile("train", "16019d7e3df5f24257cddd939b257f8d", None),),
-        test_files=(DataFile("test", "f0ef6b0ae62326f3e7ffdfab6717acfc", None),),
-    ),
-}
-
 # The shipped sample: the first 100 test images of each CIFAR-10 class (1,000 images).
 _SAMPLE_FILE = "cifar10_test_sample.safetensors"
 _DOWNLOAD_TIMEOUT_S = 10
-
-
-class DataError(RuntimeError):
-    """A data set is missing, corrupt, or not the one asked for."""
-
-
-class DataDownloadError(DataError):
-    """A data set could not be downloaded: its URL is unreachable from this machine."""
-
-
-def default_data_root() -> Path:
-    """Where data sets live unless told otherwise: ``~/.cache/cifarnets/data``."""
-    return Path.home() / ".cache" / "cifarnets" / "data"
-
-
-def dataset_for(num_classes: int) -> str:
-    """The data set a head of ``num_classes`` outputs is for (CIFAR-100 or CIFAR-10)."""
-    return "cifar100" if num_classes == 100 else "cifar10"
-
-
-def get_dataset_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` for ``"cifar10"`` or ``"cifar100"``."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
-        ) from None
 
 
 def load_split(
@@ -253,11 +188,3 @@ def load_test_sample() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """
     tensors = load_file(str(resources.files("cifarnets") / "assets" / _SAMPLE_FILE))
     return tensors["images"], tensors["labels"], tensors["indices"]
-
-
-# Class names in label order, as in the data set's own batches.meta (checked by the tests
-# against the real file). CIFAR-100's are not listed: no copy of it was at hand to check.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                "ship", "truck"),
-}

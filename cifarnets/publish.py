@@ -32,36 +32,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._registry import get_model, model_info
+from . import _exit
+from ._registry import TIMM_PREFIX, model_info
 from ._safetensors import atomic_write, canonical_bytes
-from ._timm import TIMM_PREFIX
-from .convert import AKAMASTER_MEAN, AKAMASTER_STD, ConversionError, convert_akamaster_file
-from .data import CATEGORIES, DataError, get_dataset_spec, load_split
+from .convert import AKAMASTER_MEAN, AKAMASTER_STD, convert_akamaster_file
+from .data import CATEGORIES, get_dataset_spec, load_split
+from .errors import (
+    CifarnetsError,
+    ConversionError,
+    DataError,
+    HubRefusedError,
+    HubUnreachableError,
+    PublishError,
+)
 from .evaluate import evaluate
+from .hub import hub_call, sha256_of
+from .loading import load_weights_file
+from .models import get_model
 from .reference import REFERENCES, tolerance
-from .resnet import pretrained_cfg_for
 from .training.results import RunResult, read_result
 from .weights import (
     HUB_FILENAME,
     MANIFEST,
     Weights,
-    WeightsError,
-    _hub_call,
-    _HubRefused,
-    _HubUnreachable,
     get_weights,
     list_weights,
-    load_weights_file,
+    pretrained_cfg_for,
     pretrained_dir,
     read_manifest,
-    sha256_of,
 )
 
 DEFAULT_ORG = "cifarnets"
-
-
-class PublishError(WeightsError):
-    """Publishing cannot go ahead; nothing was changed."""
 
 
 # -- the weights folder -------------------------------------------------------------------
@@ -279,7 +280,8 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
 
 # -- ported checkpoints -> package ------------------------------------------------------
 
-# What the peers' own documentation says of their checkpoints (shared/peer-weights/).
+# What the peers' own documentation says of their checkpoints (their README and trainer.py
+# at the commit named below).
 PORTS: dict[str, dict[str, Any]] = {
     "akamaster": {
         "repository": "https://github.com/akamaster/pytorch_resnet_cifar10",
@@ -492,18 +494,18 @@ def upload_hub_repo(weights: Weights, folder: Path) -> str:
 
     api = HfApi()
     try:
-        _hub_call("create repo", lambda: api.create_repo(weights.hub_repo, exist_ok=True))
-        commit = _hub_call("upload", lambda: api.upload_folder(
+        hub_call("create repo", lambda: api.create_repo(weights.hub_repo, exist_ok=True))
+        commit = hub_call("upload", lambda: api.upload_folder(
             repo_id=weights.hub_repo, folder_path=str(folder),
             commit_message=f"cifarnets {weights.name}"))
-    except _HubRefused as err:
+    except HubRefusedError as err:
         if isinstance(err.__cause__, HFValidationError):
             raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err.__cause__}); fix "
                                f"the manifest's hub_repo (publish add --org)") from err
         raise PublishError(f"the Hub refused the upload of {weights.name}: {err}. Fix: log "
                            f"in with a token that may write to {weights.hub_repo} (hf auth "
                            f"login)") from err
-    except _HubUnreachable as err:
+    except HubUnreachableError as err:
         raise PublishError(f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
                            f"connect and run the same command again") from err
     return commit.oid
@@ -519,7 +521,10 @@ def pin_revision(weights: Weights, revision: str, folder: Path | None = None) ->
 
 # -- command line ----------------------------------------------------------------------
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def build_parser(prog: str = "cifarnets publish") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Write (and upload) the Hub repos of published weights.",
+        epilog=_exit.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="publish_command", required=True, metavar="STEP")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -555,9 +560,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="where to write the repo folders")
     p.add_argument("--dry-run", action="store_true",
                    help="write the folders and show what would be uploaded; no network")
+    return parser
 
 
-def main(args: argparse.Namespace) -> int:
+def main(argv: list[str] | None = None, prog: str = "cifarnets publish") -> int:
+    """``cifarnets publish ...``; returns the exit status (``cifarnets --help``)."""
+    args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    except (CifarnetsError, ValueError, FileNotFoundError) as err:
+        return _exit.report(err)
+
+
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "folder", None) is not None:  # every read below uses this folder too
         os.environ["CIFARNETS_PRETRAINED_DIR"] = str(args.folder)
     try:

@@ -1,6 +1,6 @@
 """Published CIFAR-10 test errors, and what a reproduction must reach.
 
-Sources: the seed report (Table 1), He et al. 2015 (arXiv 1512.03385, Table 6) and
+Sources: the lab report (Table 1), He et al. 2015 (arXiv 1512.03385, Table 6) and
 He et al. 2016 (arXiv 1603.05027). Only final-epoch errors are compared: numbers picked
 at the best epoch on the test set (several public zoos) are optimistic.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 __all__ = ["DEGRADATION_CHECKS", "PAPER_SIX", "REFERENCES", "SEED_STD", "SHORTCUT_CHECKS",
            "Reference", "tolerance"]
 
-# The six nets of the seed report's experiment, as the paper defines them.
+# The six nets of the lab report's experiment, as the paper defines them.
 PAPER_SIX = ["resnet20", "resnet56", "resnet110", "plain20", "plain56", "plain110"]
 
 # Seed-to-seed standard deviation of the final test error of these nets (points):
@@ -33,7 +33,7 @@ def tolerance(n_seeds: int) -> float:
 @dataclass(frozen=True)
 class Reference:
     model: str
-    report: float | None  # the seed report's Table 1 (its label: cifarnets.model_info)
+    report: float | None  # the lab report's Table 1 (its label: cifarnets.model_info)
     paper: float | None  # the paper's number for this very net
     paper_source: str
     target: float | None  # final-epoch error (%) to reach; None: reported, not judged

@@ -1,13 +1,13 @@
 """Retrain the nets of the report with its recipe, in resumable chunks, and verify the
-published test errors (``cifarnets train``, ``python -m cifarnets.reproduce``, or
-``python benchmarks/reproduce.py`` in a checkout: the same program).
+published test errors: ``cifarnets train``, and in a checkout
+``python benchmarks/reproduce.py``, the same program with the same options.
 
     cifarnets train                                      # the six paper nets, report recipe
     cifarnets train --models resnet20 plain20 --max-minutes 60   # one chunk of <= 60 min
     cifarnets train --models resnet83 resnet164 plain83 plain164
     cifarnets train --seeds 0 1 2 --verify               # exit 1 on a miss
     cifarnets train --smoke                              # a minutes-long pipeline check
-    torchrun --nproc-per-node 8 -m cifarnets.reproduce ...   # one shard of runs per rank
+    torchrun --nproc-per-node 8 -m cifarnets train ...   # one shard of runs per rank
 
 The recipe (``cifarnets.training.RECIPES["report"]``) is the report's: SGD momentum 0.9,
 batch 128, 164 epochs, lr 0.1 divided by 10 at epochs 81 and 122, weight decay 1e-4,
@@ -55,8 +55,10 @@ import torch
 from . import _exit
 from ._argtypes import positive_int
 from ._registry import list_models, model_info
-from .data import DataError, default_data_root
+from .data import default_data_root, load_split
+from .errors import CifarnetsError
 from .reference import PAPER_SIX
+from .report import plot_curves, rows_from_results, table1_markdown, verify
 from .training import EXECUTORS, RECIPES, RunSpec, Runtime, get_recipe, read_result, train
 from .training.results import RunResult
 
@@ -184,8 +186,6 @@ def run_shard(specs: list[RunSpec], args: argparse.Namespace, runtime: Runtime,
 
 
 def write_report(results: list[RunResult], out: Path) -> list[str]:
-    from .report import plot_curves, rows_from_results, table1_markdown, verify
-
     rows = rows_from_results(results)
     table = table1_markdown(rows)
     (out / "table1.md").write_text(table)
@@ -221,9 +221,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         specs = make_specs(args)
         runtime = make_runtime(args)
         runtime.resolved()  # a device or executor this machine lacks fails here
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return _exit.status_of(err)
+    except (CifarnetsError, ValueError) as err:
+        return _exit.report(err)
     if not _have_matplotlib() and not args.report_only:
         print("note: matplotlib is not installed: the runs will train and the table will be "
               "written, the figures skipped (pip install 'cifarnets[plots]')", file=sys.stderr)
@@ -235,8 +234,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                              "device": f"cuda:{os.environ.get('LOCAL_RANK', '0')}"})
     try:
         if args.download and not args.report_only and rank == 0:
-            from .data import load_split
-
             load_split(args.dataset, args.data, train=True, download=True)
         if args.report_only:
             results = _read_results(specs, args.out)
@@ -246,9 +243,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 return _exit.OK
         else:
             results = run_shard(specs, args, runtime, command)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return _exit.status_of(err)
+    except (CifarnetsError, ValueError) as err:
+        return _exit.report(err)
 
     unfinished = [r for r in results if r.status == "running"]
     if unfinished or (not args.report_only and len(results) < len(specs)):

@@ -1,25 +1,21 @@
-"""Pretrained weights: metadata, download from the Hugging Face Hub, integrity, loading.
+"""Pretrained weights: what each one is, the manifest that lists them, and the look-ups.
 
 Every published weight is named ``arch.tag`` (``resnet56.cifar10_v1``, as in timm) and
 described by a :class:`Weights` entry in ``cifarnets/pretrained/manifest.json``. Its
 file is a safetensors file (never a pickle) that lives in two places with the same
 bytes: the Hub repo ``hub_repo`` at the pinned commit ``hub_revision``, and the package
-itself (``cifarnets/pretrained/<arch>.<tag>.safetensors``, wheel included). Loading
-tries the Hub first (a file already in the Hugging Face cache needs no network at a
-pinned commit), falls back to the package copy when the Hub cannot provide the file,
-and always checks size and sha256 before the file is read.
+itself (``cifarnets/pretrained/<arch>.<tag>.safetensors``, wheel included). Fetching
+and checking the file is ``cifarnets.hub``'s job, loading it ``cifarnets.loading``'s.
 
-This module only reads; writing manifests is publishing's job (``cifarnets.publish``).
+This module reads without torch (``cifarnets list`` and ``info`` use it) and only
+reads: writing manifests is publishing's job (``cifarnets.publish``).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
-import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -27,58 +23,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError, safe_open
-from torch import nn
-
-from ._registry import model_info
-from ._safetensors import RUN_STATE_KEY
-from ._version import __version__
+from ._registry import TIMM_PREFIX, model_info
+from .datasets import DATASETS, dataset_for
+from .errors import UnknownWeightsError, WeightsError
 
 __all__ = [
     "HUB_FILENAME",
-    "UnknownWeightsError",
+    "MANIFEST",
     "Weights",
-    "WeightsError",
-    "WeightsIntegrityError",
     "WeightsTransforms",
-    "WeightsUnavailableError",
     "default_weights",
-    "fetch",
     "get_model_weights",
     "get_weights",
     "list_weights",
-    "load_state_dict",
-    "load_weights_file",
+    "pretrained_cfg_for",
+    "pretrained_dir",
+    "read_manifest",
 ]
 
 HUB_FILENAME = "model.safetensors"
 MANIFEST = "manifest.json"
-_HUB_TIMEOUT_S = 10
-_HUB_RETRIES_S = (0.5, 1.5)  # waits before retrying a Hub that answered 5xx
-
-
-class WeightsError(Exception):
-    """Base class of every weights error, so that callers can catch them together."""
-
-
-class UnknownWeightsError(WeightsError, ValueError):
-    """No published weights match the request."""
-
-
-class WeightsUnavailableError(WeightsError, RuntimeError):
-    """Neither the Hub nor the package could provide the weights file."""
-
-
-class WeightsIntegrityError(WeightsError, RuntimeError):
-    """A weights file does not have the published size or sha256, or does not fit the net."""
-
-
-def _pil_to_tensor(image) -> torch.Tensor:
-    """A PIL image as a uint8 (3, H, W) RGB tensor."""
-    import numpy as np
-
-    return torch.from_numpy(np.array(image.convert("RGB"), copy=True)).permute(2, 0, 1)
 
 
 class WeightsTransforms:
@@ -92,7 +56,10 @@ class WeightsTransforms:
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         self.mean, self.std = tuple(mean), tuple(std)
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images):
+        # torch loads when the transforms are used: this module is read without it.
+        import torch
+
         if type(images).__module__.startswith("PIL."):  # torchvision data sets' images
             images = _pil_to_tensor(images)
         if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4) or \
@@ -115,6 +82,16 @@ class WeightsTransforms:
 
     def __repr__(self) -> str:
         return f"WeightsTransforms(mean={self.mean}, std={self.std})"
+
+
+
+
+def _pil_to_tensor(image):
+    """A PIL image as a uint8 (3, H, W) RGB tensor."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.array(image.convert("RGB"), copy=True)).permute(2, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -177,7 +154,7 @@ class Weights:
 
     @property
     def report_label(self) -> str | None:
-        """The row of the seed report's Table 1 that this net corresponds to."""
+        """The row of the lab report's Table 1 that this net corresponds to."""
         return model_info(self.arch).report_label
 
     @property
@@ -217,12 +194,12 @@ def pretrained_dir() -> Path:
     return Path(override) if override else Path(str(resources.files("cifarnets") / "pretrained"))
 
 
-def _private_dir() -> bool:
+def is_private_dir() -> bool:
     return bool(os.environ.get("CIFARNETS_PRETRAINED_DIR"))
 
 
-def _fix_for_folder() -> str:
-    if _private_dir():
+def how_to_fix_folder() -> str:
+    if is_private_dir():
         return (f"fix or replace it in your weights folder CIFARNETS_PRETRAINED_DIR="
                 f"{pretrained_dir()} (or unset that variable to use cifarnets' own)")
     return "reinstall cifarnets (pip install --force-reinstall cifarnets)"
@@ -236,18 +213,18 @@ def read_manifest(path: Path) -> tuple[dict[str, Weights], dict[str, dict[str, s
         table = {w.name: w for w in map(Weights.from_dict, data["weights"])}
         defaults = {arch: dict(tags) for arch, tags in data["default"].items()}
     except FileNotFoundError:
-        if _private_dir() and path.parent.is_dir():  # an empty private folder: no weights yet
+        if is_private_dir() and path.parent.is_dir():  # an empty private folder: no weights yet
             return {}, {}
-        if _private_dir():  # most likely a typo: never "no weights" in silence
+        if is_private_dir():  # most likely a typo: never "no weights" in silence
             raise WeightsError(
                 f"CIFARNETS_PRETRAINED_DIR={path.parent} does not exist. Fix: correct the "
                 f"path, create the folder, or unset it to use the weights shipped with "
                 f"cifarnets") from None
         raise WeightsError(f"the weights manifest {path} is missing. Fix: "
-                           f"{_fix_for_folder()}") from None
+                           f"{how_to_fix_folder()}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise WeightsError(
-            f"cannot read the weights manifest {path}: {err}. Fix: {_fix_for_folder()}"
+            f"cannot read the weights manifest {path}: {err}. Fix: {how_to_fix_folder()}"
         ) from err
     for arch, tags in defaults.items():
         for dataset, tag in tags.items():
@@ -333,333 +310,24 @@ def get_weights(spec: str | Weights, arch: str | None = None, *,
     return found
 
 
-# -- fetching and checking -------------------------------------------------------------
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(path: Path, weights: Weights, how_to_fix: str) -> None:
-    size = path.stat().st_size
-    if size != weights.file_size:
-        raise WeightsIntegrityError(
-            f"{path} ({weights.name}) is {size:,} bytes, expected {weights.file_size:,} "
-            f"(truncated or replaced). {how_to_fix}"
-        )
-    actual = sha256_of(path)
-    if actual != weights.sha256:
-        raise WeightsIntegrityError(
-            f"{path} ({weights.name}) has sha256 {actual}, expected {weights.sha256} "
-            f"(corrupted or replaced). {how_to_fix}"
-        )
-
-
-class _HubUnreachable(ConnectionError):
-    """The Hub could not be reached (or kept failing): the package copy may stand in."""
-
-
-class _HubRefused(OSError):
-    """The Hub answered, but has no such repo, revision or file (or the id is invalid)."""
-
-
-def _hub_call(what: str, call):
-    """Run a huggingface_hub call; classify whatever it raises as unreachable or refused.
-
-    The transport's own errors (httpx in huggingface_hub 1.x, httpx2 in 2.x) are not
-    OSErrors, and a connection dropped mid-download surfaces as one of them.
-    """
-    from huggingface_hub import constants
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
-
-    for attempt, wait in enumerate((*_HUB_RETRIES_S, None)):
-        try:
-            return call()
-        except HFValidationError as err:
-            raise _HubRefused(f"invalid Hub repo id or revision ({_one_line(err)})") from err
-        except HfHubHTTPError as err:
-            status = getattr(getattr(err, "response", None), "status_code", None)
-            if status is not None and status >= 500:  # the Hub is having trouble: retry
-                if wait is not None:
-                    time.sleep(wait)
-                    continue
-                raise _HubUnreachable(f"{constants.ENDPOINT} answered HTTP {status} "
-                                      f"{attempt + 1} times ({what})") from err
-            raise _HubRefused(_one_line(err)) from err
-        except LocalEntryNotFoundError as err:  # offline, or nothing cached after a failure
-            raise _HubUnreachable(_one_line(err)) from err
-        except Exception as err:  # connection refused, reset, timed out, dropped mid-file
-            raise _HubUnreachable(f"cannot reach {constants.ENDPOINT} ({what}): "
-                                  f"{_one_line(err)}") from err
-    raise AssertionError("unreachable")
-
-
-def _fetch_from_hub(weights: Weights, cache_dir: str | Path | None,
-                    force_download: bool = False) -> Path:
-    from huggingface_hub import (
-        get_hf_file_metadata,
-        hf_hub_download,
-        hf_hub_url,
-        try_to_load_from_cache,
-    )
-
-    repo, revision = weights.hub_repo, weights.hub_revision
-    cached = _hub_call("cache lookup", lambda: try_to_load_from_cache(
-        repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir))
-    if (force_download or not isinstance(cached, str)) and not _hub_offline():
-        # One plain HEAD first. When the Hub cannot be reached, hf_hub_download retries
-        # with back-off for ~20 s before it gives up; this fails within one timeout.
-        _hub_call("HEAD", lambda: get_hf_file_metadata(
-            hf_hub_url(repo, HUB_FILENAME, revision=revision), timeout=_HUB_TIMEOUT_S))
-    return Path(_hub_call("download", lambda: hf_hub_download(
-        repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir,
-        force_download=force_download, library_name="cifarnets",
-        library_version=__version__)))
-
-
-def fetch(weights: Weights, *, cache_dir: str | Path | None = None) -> Path:
-    """Path to the verified weights file: from the Hub (cache), else from the package.
-
-    Honours ``HF_HUB_OFFLINE`` (then only the Hugging Face cache and the package are
-    used). A file that fails its size or sha256 check is never loaded: a damaged cached
-    copy is downloaded again (with a warning); a Hub that serves other bytes than the
-    published ones, or cannot be reached, and a damaged cache that cannot be downloaded
-    again (offline, Hub down), give way to the package copy (with a warning); without
-    one, the error says what happened and what to do.
-    """
-    hub_error: Exception | None = None
-    if weights.hub_revision is not None:
-        try:
-            return _fetch_verified_from_hub(weights, cache_dir)
-        except (_HubUnreachable, _HubRefused, _HubMismatch, WeightsIntegrityError) as err:
-            hub_error = err  # a damaged cache that could not be healed is one of these
-    packaged = pretrained_dir() / weights.filename
-    if packaged.is_file():
-        damaged_cache = isinstance(hub_error, WeightsIntegrityError)
-        if hub_error is not None and (damaged_cache or not _hub_offline()):
-            warnings.warn(
-                f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
-                f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy "
-                + (f"in CIFARNETS_PRETRAINED_DIR={pretrained_dir()}" if _private_dir()
-                   else "shipped with cifarnets"), stacklevel=3,
-            )
-        _verify(packaged, weights, f"Fix: {_fix_for_folder()}.")
-        return packaged
-    if isinstance(hub_error, WeightsIntegrityError):
-        raise hub_error  # it names the damaged file and how to heal it
-    # Where a copy of the file would come from: the user's own folder, or a wheel.
-    copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
-            f"{pretrained_dir()} (`cifarnets publish add` writes it there)" if _private_dir()
-            else "install a cifarnets wheel that ships its weights")
-    if hub_error is None:
-        where = "it has not been uploaded to the Hub yet"
-        fix = copy if _private_dir() else "reinstall cifarnets from a wheel that ships its weights"
-    else:
-        where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed: {hub_error}"
-        if _hub_offline() or isinstance(hub_error, _HubUnreachable):
-            fix = f"connect to the internet (and unset HF_HUB_OFFLINE), or {copy}"
-        elif isinstance(hub_error, _HubMismatch):
-            fix = (f"deleting the cache will not help (the Hub itself serves other bytes); "
-                   f"{copy}, and report it")
-        else:  # the Hub answered: the manifest names a repo, revision or file it lacks
-            fix = (f"upgrade cifarnets (its manifest names a repo or revision the Hub does "
-                   f"not have), or {copy}")
-    raise WeightsUnavailableError(
-        f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
-        f"({packaged}). Fix: {fix}."
-    ) from hub_error
-
-
-class _HubMismatch(OSError):
-    """The Hub served, twice, a file that is not the published one."""
-
-
-def _fetch_verified_from_hub(weights: Weights, cache_dir: str | Path | None) -> Path:
-    path = _fetch_from_hub(weights, cache_dir)
-    try:
-        _verify(path, weights, "")
-        return path
-    except WeightsIntegrityError as damaged:
-        if _hub_offline():
-            raise WeightsIntegrityError(
-                f"{damaged} Fix: delete the cached copy (rm -r {_repo_cache_dir(path)}) and "
-                f"load again online (HF_HUB_OFFLINE is set)."
-            ) from None
-        first = str(damaged)
-    try:  # a damaged cache heals by downloading again
-        path = _fetch_from_hub(weights, cache_dir, force_download=True)
-    except _HubUnreachable as err:
-        raise WeightsIntegrityError(
-            f"{first} Downloading it again failed ({err}). Fix: delete the cached copy "
-            f"(rm -r {_repo_cache_dir(path)}) and load again when the Hub is reachable."
-        ) from err
-    try:
-        _verify(path, weights, "")
-    except WeightsIntegrityError as again:
-        raise _HubMismatch(f"the Hub's file does not match the published sha256 even "
-                           f"when downloaded again ({again})") from None
-    warnings.warn(f"{weights.name}: the cached copy was damaged ({first}); downloaded it "
-                  f"again and verified it", stacklevel=4)
-    return path
-
-
-def _one_line(err: BaseException) -> str:
-    """An exception on one line (the Hub's messages span several)."""
-    return " ".join(f"{type(err).__name__}: {err}".split())
-
-
-def _hub_offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def _repo_cache_dir(path: Path) -> Path:
-    """``.../models--org--name`` for a file in the Hugging Face cache."""
-    for parent in path.parents:
-        if parent.name.startswith("models--"):
-            return parent
-    return path.parent
-
-
-def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """``(tensors, metadata)`` of a safetensors file; never unpickles anything."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as err:
-        raise WeightsIntegrityError(
-            f"{path} ({what}) is not a readable safetensors file: {err}. Fix: it is "
-            f"truncated or damaged; copy or download it again (published weights are "
-            f"fetched again when the damaged copy is deleted)"
-        ) from err
-
-
-def load_state_dict(
-    weights: str | Weights, arch: str | None = None, *, cache_dir: str | Path | None = None
-) -> dict[str, torch.Tensor]:
-    """The verified state dict of published weights (see :func:`get_weights`)."""
-    weights = get_weights(weights, arch)
-    return read_safetensors(fetch(weights, cache_dir=cache_dir), weights.name)[0]
-
-
-def load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str,
-                 *, skip: tuple[str, ...] = ()) -> nn.Module:
-    """Load ``state_dict`` into ``model`` if it fits exactly; return the model in eval mode.
-
-    Every key and shape is checked first, so that a mismatch raises (naming the keys)
-    and leaves the model untouched: PyTorch's own ``load_state_dict`` copies the
-    matching tensors before it reports the rest. Keys starting with one of ``skip``
-    (a replaced classifier) are neither loaded nor required.
-    """
-    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
-    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(skip)}
-    missing = sorted(expected.keys() - state_dict.keys())
-    unexpected = sorted(state_dict.keys() - expected.keys())
-    wrong_shape = [
-        f"{k}: file {tuple(state_dict[k].shape)}, net {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state_dict and state_dict[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} keys ({', '.join(missing[:4])}...)")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} keys ({', '.join(unexpected[:4])}...)")
-    if wrong_shape:
-        problems.append("wrong shapes: " + "; ".join(wrong_shape[:4]))
-    if problems:
-        hint = ""
-        if any(k.startswith("module.") for k in state_dict):
-            hint = " (keys start with 'module.': strip that DataParallel prefix)"
-        if any(k.startswith("linear.") for k in state_dict):
-            hint = (" (an akamaster/pytorch_resnet_cifar10 checkpoint? convert it: "
-                    "cifarnets convert akamaster SRC.th OUT.safetensors)")
-        raise WeightsIntegrityError(
-            f"{what} does not fit {type(model).__name__}: {'; '.join(problems)}{hint}"
-        )
-    model.load_state_dict(state_dict, strict=not skip)
-    return model.eval()
-
-
-def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a local safetensors state dict (a training run's, a converted checkpoint)
-    into ``model``; return it in eval mode.
-
-    Checks every key and shape first, and the net the file says it is for (its
-    ``arch`` metadata), so that a resnet20 file never loads into a plain20 of the same
-    shapes. Afterwards ``model.pretrained_weights`` describes this file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    state_dict, meta = read_safetensors(path, "weights file")
-    if RUN_STATE_KEY in meta:
-        raise WeightsError(
-            f"{path} is a training checkpoint (model, optimizer and progress of a run), not "
-            f"a weights file: the run writes weights.safetensors beside it when it finishes, "
-            f"and its per-epoch test error is in log.csv there. Fix: let the run finish "
-            f"(`cifarnets train` with the run's options continues it)"
-        )
-    arch = arch_of(model)
-    if meta.get("arch") and arch and meta["arch"] != arch:
-        raise WeightsIntegrityError(
-            f"{path} holds weights of {meta['arch']} (its metadata says so), but the net is "
-            f"{arch}: build cifarnets.{meta['arch']}() for it"
-        )
-    # Described before loading: a file whose metadata cannot be read leaves the net and
-    # its description as they were, never new weights under the old description.
-    described = local_weights(path, meta, model, arch)
-    load_checked(model, state_dict, str(path))
-    model.pretrained_weights = described
-    return model
-
-
-def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
-                  arch: str | None) -> Weights:
-    """A :class:`Weights` describing a local file (tag ``local``), from its metadata."""
-    from .data import dataset_for, get_dataset_spec
-
-    # Without metadata, the data set the net's head is for (100 outputs: CIFAR-100).
-    dataset = meta.get("dataset") or dataset_for(int(getattr(model, "num_classes", 10)))
-    try:
-        spec = get_dataset_spec(dataset)
-        mean = tuple(json.loads(meta["mean"])) if "mean" in meta else spec.mean
-        std = tuple(json.loads(meta["std"])) if "std" in meta else spec.std
-    except ValueError as err:  # json's errors are ValueErrors too
-        raise WeightsIntegrityError(
-            f"{path} has metadata cifarnets cannot read ({err}): its dataset, mean and std "
-            f"say how to preprocess its inputs. Fix the file's metadata (cifarnets writes "
-            f"dataset cifar10 or cifar100, mean and std as JSON lists); nothing was loaded"
-        ) from err
-    source = {"path": str(path.resolve()), **{k: v for k, v in meta.items()
-                                              if k in ("converted_from", "run", "recipe")}}
-    if "mean" not in meta or "std" not in meta:  # say so rather than pass a guess off as fact
-        source["normalisation"] = (f"assumed: the file does not say; {dataset}'s mean and std "
-                                   f"are used")
-    if "dataset" not in meta:
-        source["dataset"] = f"assumed {dataset}: the file does not say"
-    return Weights(
-        arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
-        num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,
-        sha256=sha256_of(path), file_size=path.stat().st_size,
-        num_params=sum(p.numel() for p in model.parameters()), hub_repo="", hub_revision=None,
-        # A local file's terms are its author's: nothing here says they are the project's.
-        license=meta.get("license", "unknown"), source=source,
-    )
-
-
-def arch_of(model: nn.Module) -> str | None:
-    """The registry name of a CifarResNet's architecture, if it has one."""
-    from ._registry import _INFO
-
-    block = getattr(model, "block", None)
-    depth = getattr(model, "depth", None)
-    shortcut = getattr(model, "shortcut", "?")
-    for info in _INFO.values():
-        if (info.block, info.depth, info.shortcut) == (block, depth, shortcut):
-            return info.name
-    return None
+def pretrained_cfg_for(arch: str | None, weights: Weights | None,
+                       num_classes: int | None = None) -> dict[str, Any]:
+    """timm's pretrained config of a net with ``weights`` (or none): input, pooling,
+    layer names, and the normalisation the weights were trained with."""
+    if num_classes is None:
+        num_classes = weights.num_classes if weights else 10
+    dataset = DATASETS[weights.dataset if weights else dataset_for(num_classes)]
+    return {
+        "architecture": f"{TIMM_PREFIX}{arch}" if arch else None,
+        "tag": weights.tag if weights else None,
+        "num_classes": num_classes,
+        "input_size": (3, 32, 32),
+        "pool_size": (8, 8),
+        "crop_pct": 1.0,
+        "interpolation": "bilinear",
+        "mean": tuple(weights.mean) if weights else dataset.mean,
+        "std": tuple(weights.std) if weights else dataset.std,
+        "first_conv": "conv1",
+        "classifier": "fc",
+        "license": weights.license if weights else None,
+    }

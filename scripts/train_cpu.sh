@@ -7,7 +7,7 @@
 # stops cleanly at an epoch boundary on SIGTERM or after --max-minutes.
 #
 #   scripts/train_cpu.sh resnet20 plain20            # start (logs: runs/cpu-logs/)
-#   pkill -TERM -f 'cifarnets.reproduce'             # stop all at their epoch's end
+#   pkill -TERM -f 'cifarnets train'                 # stop all at their epoch's end
 #
 # Precision: the engine's "auto", bf16 autocast where the CPU has bf16 instructions
 # (AVX512_BF16 or AMX: ~1.5x per epoch on the project's Zen 4 machines,
@@ -29,7 +29,7 @@ i=0
 for model in "$@"; do
   core=${TRAIN_CORES:-$(( (cores - 1 - i) % cores ))}
   LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
-    "$python" -m cifarnets.reproduce --models "$model" --data "$data" \
+    "$python" -m cifarnets train --models "$model" --data "$data" \
     --threads 1 --executor compile --precision "$precision" ${TRAIN_ARGS:-} \
     >> "runs/cpu-logs/$model.log" 2>&1 &
   echo "$model: pid $! on core $core, precision $precision, log runs/cpu-logs/$model.log"

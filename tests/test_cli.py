@@ -215,18 +215,25 @@ def test_eval_of_a_cifar100_file_asks_for_its_dataset(capsys, tmp_path):
     assert "trained on cifar100 (its metadata says so); pass --dataset cifar100" in err
 
 
-def test_missing_weights_exit_3_only_when_the_hub_was_unreachable():
-    from cifarnets import _exit, weights
+def test_exit_status_comes_from_the_error_type_not_its_chain():
+    from cifarnets import _exit, errors
 
-    def unavailable(cause: BaseException | None) -> weights.WeightsUnavailableError:
-        try:
-            raise weights.WeightsUnavailableError("cannot get it") from cause
-        except weights.WeightsUnavailableError as err:
-            return err
-
-    assert _exit.status_of(unavailable(weights._HubUnreachable("connection refused"))) == 3
-    assert _exit.status_of(unavailable(weights._HubRefused("404: no such repo"))) == 2
-    assert _exit.status_of(unavailable(None)) == 2  # never uploaded: no network would help
+    assert _exit.status_of(errors.WeightsUnreachableError("offline, not packaged")) == 3
+    assert _exit.status_of(errors.WeightsUnavailableError("404: no such repo")) == 2
+    assert _exit.status_of(errors.DataDownloadError("unreachable URL")) == 3
+    assert _exit.status_of(errors.DeviceUnavailableError("no cuda:1")) == 3
+    assert _exit.status_of(errors.DataError("missing folder")) == 2
+    assert _exit.status_of(errors.UnknownModelError("resnet21")) == 2
+    assert _exit.status_of(ValueError("a bad argument")) == 2
+    # Chaining changes nothing: a re-wrapped raise keeps its type's status.
+    try:
+        raise errors.WeightsUnavailableError("no copy") from errors.HubUnreachableError("down")
+    except errors.WeightsUnavailableError as err:
+        assert _exit.status_of(err) == 2
+    # Every public error is a CifarnetsError with a status of 2 or 3.
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.CifarnetsError) and cls.exit_status in (2, 3), name
 
 
 def test_version_and_polish(capsys):

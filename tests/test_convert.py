@@ -203,7 +203,7 @@ def test_their_normalisation_matters_and_every_user_path_applies_it(monkeypatch,
         seen.update(mean=tuple(mean), std=tuple(std))
         return evaluate(model, images[:10], labels[:10], mean=mean, std=std)
 
-    monkeypatch.setattr("cifarnets.cli.evaluate", spy)
+    monkeypatch.setattr("cifarnets.evaluate.evaluate", spy)
     assert cli_main(["eval", "resnet56", "--weights", "cifar10_akamaster", "--limit", "10"]) == 0
     assert "resnet56.cifar10_akamaster" in capsys.readouterr().out  # says which weights
     assert seen == {"mean": own.mean, "std": own.std}

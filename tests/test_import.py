@@ -48,7 +48,7 @@ except AttributeError as err:
 def test_timm_sees_the_nets_in_either_import_order(imports):
     out = python(f"""{imports}
 import sys
-from cifarnets._timm import _RegisterAfterTimmImport
+from cifarnets._timm_hook import _RegisterAfterTimmImport
 model = timm.create_model("cifar_resnet20")
 print(type(model).__name__, model.num_classes)
 print(len(timm.list_models("cifar_*")), timm.list_pretrained("cifar_resnet56*"))
@@ -74,3 +74,30 @@ print(sorted({m.split(".")[0] for m in sys.modules} - before - set(sys.stdlib_mo
     needed = set(ast.literal_eval(out)) - {"cifarnets"}
     assert needed <= set(dependencies), f"hubconf.dependencies lacks {needed - set(dependencies)}"
     assert "torch" in dependencies and "timm" not in dependencies
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["list"], ["info", "resnet56"],
+                                  ["list", "--markdown"], ["info", "plain20", "--json"]])
+def test_the_quick_commands_answer_without_torch(argv):
+    # `cifarnets list`/`info` read only the registry and the weights manifest (data);
+    # torch would add seconds to every call (benchmarks/startup.py measures it).
+    out = python(f"""import sys
+from cifarnets.cli import main
+try:
+    main({argv!r})
+except SystemExit as stop:  # --version and --help exit
+    assert stop.code == 0, stop.code
+print("HEAVY", [m for m in ("torch", *{HEAVY!r}) if m in sys.modules])
+""")
+    assert out.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_import_cifarnets_does_not_import_torch_until_a_net_is_built():
+    out = python("""import sys, cifarnets
+print("torch" in sys.modules, cifarnets.model_info("resnet56").num_params)
+print(cifarnets.default_weights("resnet20").name, "torch" in sys.modules)
+model = cifarnets.resnet20()
+print(type(model).__name__, "torch" in sys.modules, cifarnets.resnet20 is cifarnets.models.resnet20)
+""")
+    assert out.splitlines() == ["False 853018", "resnet20.cifar10_v1 False",
+                                "CifarResNet True True"]

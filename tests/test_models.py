@@ -14,8 +14,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cifarnets
-from cifarnets import _registry
-from cifarnets.resnet import CifarResNet, ZeroPadShortcut
+from cifarnets.models import BUILDERS
+from cifarnets.nets import CifarResNet, ZeroPadShortcut
 
 ALL = cifarnets.list_models()
 # One net per kind of block and shortcut runs by default; the deeper copies of the same
@@ -26,7 +26,8 @@ NOT_1202 = [n if n != "resnet1202" else pytest.param(n, marks=pytest.mark.slow) 
 GOLDEN = Path(__file__).parent / "golden" / "outputs.safetensors"
 REGEN_VAR = "CIFARNETS_REGEN_GOLDEN"
 
-# Exact sizes from ../shared/REFERENCE.md (paper nets) and bearpaw's code (report nets).
+# Exact sizes of the nets as He et al. 2015 define them (their Table 6 rounds them: 0.27M,
+# 0.46M, 0.66M, 0.85M, 1.7M, 19.4M) and of bearpaw/pytorch-classification's (report nets).
 EXPECTED_PARAMS = {
     "resnet20": 269_722,
     "resnet32": 464_154,
@@ -100,12 +101,13 @@ def test_registry_facts_match_the_net(name):
     assert model.shortcut == info.shortcut
     assert model.fc.in_features == info.num_features
     # The builder is public under its registry key, and named like it.
-    assert getattr(cifarnets, name) is _registry._BUILDERS[name]
-    assert _registry._BUILDERS[name].__name__ == name
+    assert getattr(cifarnets, name) is BUILDERS[name]
+    assert BUILDERS[name].__name__ == name
 
 
 def test_known_macs():
-    # REFERENCE.md: R20 40.55M, R56 125.49M, R110 252.89M multiply-accumulates.
+    # By hand, ResNet-20: the stem 0.44M, then per stage 3n 3x3 convs of 2.36M each (the
+    # stride-2 first conv of stages 2 and 3: 1.18M), and fc 640: 40,551,040.
     assert round(cifarnets.model_info("resnet20").macs / 1e6, 2) == 40.55
     assert round(cifarnets.model_info("resnet56").macs / 1e6, 2) == 125.49
     assert round(cifarnets.model_info("resnet110").macs / 1e6, 2) == 252.89
@@ -164,7 +166,7 @@ def test_option_a_shortcut_is_parameter_free_and_correct():
 
 def test_option_b_adds_projections():
     model = build("resnet20", shortcut="B")
-    assert num_params(model) == EXPECTED_PARAMS["resnet20"] + 2_752  # REFERENCE.md
+    assert num_params(model) == EXPECTED_PARAMS["resnet20"] + 2_752  # 1x1 16->32, 32->64 + BN
     assert isinstance(model.layer2[0].shortcut, nn.Sequential)
     assert model(batch()).shape == (2, 10)
 

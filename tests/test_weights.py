@@ -29,7 +29,7 @@ from cifarnets import (
 )
 from cifarnets.cli import main as cli_main
 from cifarnets.data import DATASETS
-from cifarnets.weights import load_state_dict, read_safetensors
+from cifarnets.loading import load_state_dict, read_safetensors
 
 # The tests' weights live in a private folder (weights_dir), and the fallback says so.
 FOLDERS_COPY = "using the copy in CIFARNETS_PRETRAINED_DIR"
@@ -589,7 +589,7 @@ def test_packaged_weights_match_their_metadata(name):
     # Published numbers are full-test-set numbers, and the file itself records the
     # normalisation the manifest promises (what `eval --weights FILE` reads).
     assert weights.metrics.get("test_images") == 10_000
-    _, file_meta = read_safetensors(cifarnets.weights.fetch(weights), name)
+    _, file_meta = read_safetensors(cifarnets.hub.fetch(weights), name)
     assert file_meta["arch"] == weights.arch and file_meta["dataset"] == weights.dataset
     assert tuple(json.loads(file_meta["mean"])) == weights.mean
     assert tuple(json.loads(file_meta["std"])) == weights.std

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .._version import __version__
 from .folder import RunFolder
 from .loader import DeviceData
 from .results import RunResult
@@ -57,8 +58,6 @@ def environment(device: torch.device, command: str | None = None) -> dict[str, A
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
             cwd=Path(__file__).resolve().parent,
         ).stdout.strip() or None
-    from .. import __version__
-
     return {
         "host": platform.node(),
         "device": str(device),

@@ -31,7 +31,7 @@ def _is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Recipe:
-    """One training recipe. The defaults are the seed report's (bearpaw's code):
+    """One training recipe. The defaults are the lab report's (bearpaw's code):
     SGD momentum 0.9, batch 128, 164 epochs, lr 0.1 divided by 10 at epochs 81 and 122,
     weight decay 1e-4, cross-entropy, pad-4 random crop + horizontal flip."""
 
@@ -136,7 +136,7 @@ class Recipe:
 REPORT = Recipe()
 
 RECIPES: dict[str, Recipe] = {
-    # The seed report's recipe (its Table 1 and Figures 5/6); the default.
+    # The lab report's recipe (its Table 1 and Figures 5/6); the default.
     "report": REPORT,
     # A minutes-long check of the whole pipeline on a CPU: 2 epochs, lr drop after one.
     # It learns little and is labelled so everywhere; never published as a reproduction.

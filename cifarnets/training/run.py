@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from .._registry import get_model
 from ..data import get_dataset_spec
 from ..evaluate import count_correct
+from ..models import get_model
 from .executors import StepParts, make_executor
 from .loader import DeviceData
 from .spec import RunSpec, Runtime
@@ -31,7 +31,8 @@ DIVERGED_LOSS = 1e3
 
 class TrainingRun:
     """The state of one run on one device. Use: ``load_state_dict`` (to resume), then
-    per epoch ``train_epoch()`` (queues the work) and ``finish_epoch()`` (reads it)."""
+    per epoch ``epoch_steps()`` (queues the work, one step per ``next()``),
+    ``queue_evaluation()`` and ``finish_epoch()`` (reads it)."""
 
     def __init__(self, spec: RunSpec, data: DeviceData, runtime: Runtime) -> None:
         self.spec = spec

@@ -18,8 +18,10 @@ from typing import Any
 import torch
 
 from .._registry import model_info
-from ..data import get_dataset_spec
-from .recipe import Recipe, get_recipe
+from ..datasets import get_dataset_spec
+from ..errors import DeviceUnavailableError
+from .executors import EXECUTORS, default_executor
+from .recipe import RECIPES, Recipe, get_recipe
 
 __all__ = ["DeviceUnavailableError", "RunSpec", "Runtime", "resolve_device"]
 
@@ -74,8 +76,6 @@ class RunSpec:
     @property
     def is_full_recipe(self) -> bool:
         """A named recipe on the whole data set: the experiment the recipe describes."""
-        from .recipe import RECIPES
-
         return (self.train_subset is None and self.test_subset is None
                 and RECIPES.get(self.recipe.name) == self.recipe)
 
@@ -87,10 +87,6 @@ class RunSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         return cls(**{**data, "recipe": Recipe.from_dict(data["recipe"])})
-
-
-class DeviceUnavailableError(ValueError):
-    """A valid device that this machine does not have (cuda:1 on a one-GPU machine)."""
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
@@ -146,8 +142,6 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
-        from .executors import EXECUTORS
-
         if self.executor != "auto" and self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of auto, {', '.join(EXECUTORS)}, "
                              f"got {self.executor!r}")
@@ -167,8 +161,6 @@ class Runtime:
 
     def resolved(self) -> Runtime:
         """The same runtime with every "auto" decided for this machine."""
-        from .executors import default_executor
-
         device = self.torch_device()
         precision = self.precision
         if precision == "auto":
