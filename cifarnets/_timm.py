@@ -15,8 +15,11 @@ ResNets (resnet200), and vice versa. Weights still come through cifarnets
 
 from __future__ import annotations
 
+import json
 import sys
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,26 +34,109 @@ from torch import nn
 
 from ._registry import TIMM_PREFIX, list_models
 from .datasets import dataset_for
-from .errors import UnknownWeightsError
-from .hub import download_repo_file
+from .errors import UnknownWeightsError, WeightsError, WeightsUnavailableError
+from .hub import cached_repo_file, download_repo_file, download_url, sha256_of
 from .loading import load_weights_file
 from .models import get_model
-from .nets import check_pool
-from .weights import Weights, default_weights, get_weights, list_weights, pretrained_cfg_for
+from .nets import CifarResNet, check_pool
+from .weights import (
+    HUB_FILENAME,
+    Weights,
+    default_weights,
+    get_weights,
+    list_weights,
+    pretrained_cfg_for,
+)
 
 __all__ = ["register"]
 
 
-def _read_cfg(cfg: Any) -> tuple[str | None, str | None, dict[str, Any]]:
-    """(cifarnets tag, Hub repo, the config) named by what timm passes as
-    ``pretrained_cfg``: a tag string, or a config dict/PretrainedCfg (from ``hf-hub:`` or
-    a registered tag)."""
-    if cfg is None:
-        return None, None, {}
-    if isinstance(cfg, str):
-        return cfg or None, None, {}
-    cfg = cfg if isinstance(cfg, dict) else cfg.to_dict()
-    return cfg.get("tag") or None, cfg.get("hf_hub_id") or None, cfg
+def _read_cfg(cfg: Any, overlay: dict | None) -> tuple[str | None, dict[str, Any]]:
+    """(cifarnets tag, the config) named by what timm passes: ``pretrained_cfg`` (a tag
+    string, or a dict/PretrainedCfg from ``hf-hub:``, ``local-dir:`` or a registered
+    tag) with ``pretrained_cfg_overlay`` on top, as timm's own builders merge them."""
+    if cfg is None or isinstance(cfg, str):
+        tag, cfg = (cfg or None), {}
+    else:
+        cfg = cfg if isinstance(cfg, dict) else cfg.to_dict()
+        tag = None
+    cfg = {**cfg, **(overlay or {})}
+    return cfg.get("tag") or tag, cfg
+
+
+def _named_file(cfg: dict[str, Any], listed: Weights | None) -> tuple[str, str] | None:
+    """The weights a config names other than cifarnets' own (kind, where), in timm's
+    order: a ``file`` (``local-dir:`` names its folder), a ``url``, a Hub repo that
+    cifarnets does not list (``hf-hub:``, or ``hf_hub_id`` in an overlay)."""
+    if cfg.get("file"):
+        return "file", str(cfg["file"])
+    if cfg.get("url"):
+        return "url", str(cfg["url"])
+    repo = cfg.get("hf_hub_id")
+    if repo and (listed is None or listed.hub_repo != repo):
+        return "hf_hub_id", str(repo)
+    return None
+
+
+def _fetch_named_file(kind: str, where: str, cfg: dict[str, Any],
+                      cache_dir: str | None) -> Path:
+    if kind == "file":
+        path = Path(where).expanduser()
+        return path / HUB_FILENAME if path.is_dir() else path
+    if kind == "url":
+        return download_url(where, cache_dir=cache_dir)
+    return download_repo_file(where, cfg.get("hf_hub_filename") or HUB_FILENAME,
+                              cache_dir=cache_dir)
+
+
+def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] | None:
+    """(sha256, where it is stated) of the file a card names, where the card states one:
+    the config.json beside the file (``publish hub`` writes it), or the overlay."""
+    if cfg.get("sha256"):
+        return str(cfg["sha256"]), "pretrained_cfg_overlay"
+    if kind == "file" and Path(where, "config.json").is_file():
+        config = Path(where, "config.json")
+    elif kind == "hf_hub_id":
+        cached = cached_repo_file(where, "config.json")
+        if cached is None:
+            return None
+        config = cached
+    else:
+        return None
+    try:
+        stated = json.loads(config.read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None  # timm has read this config already; a card without a hash is fine
+    return (str(stated), str(config)) if stated else None
+
+
+def _load_named_file(model: CifarResNet, kind: str, where: str, cfg: dict[str, Any],
+                     cache_dir: str | None) -> None:
+    """Load the file the config names into ``model``: checked against its card's sha256
+    (a mismatch is a warning naming both: the user's file is what they asked for), then
+    every key and shape; the folder's or overlay's normalisation describes the input."""
+    path = _fetch_named_file(kind, where, cfg, cache_dir)
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"{where} names no weights file ({path} does not exist). Fix: point "
+            f"{'local-dir:' if kind == 'file' else kind} at a folder holding "
+            f"{HUB_FILENAME} (`cifarnets publish hub --dry-run` writes one) or at a "
+            f".safetensors file")
+    if path.suffix != ".safetensors":
+        raise WeightsError(
+            f"{path} is not a .safetensors file: cifarnets loads weights from safetensors "
+            f"only (never a pickle). Fix: convert it, e.g. safetensors.torch.save_file("
+            f"torch.load(PATH, weights_only=True), 'model.safetensors')")
+    stated = _card_sha256(kind, where, cfg)
+    if stated is not None:
+        actual = sha256_of(path)
+        if actual != stated[0]:
+            warnings.warn(f"{path} has sha256 {actual}, but {stated[1]} states {stated[0]}: "
+                          f"loading the file you named; its card describes other bytes",
+                          stacklevel=4)
+    load_weights_file(model, path)
+    given = {k: tuple(cfg[k]) for k in ("mean", "std") if cfg.get(k)}
+    model.pretrained_cfg = {**model.pretrained_cfg, **given}
 
 
 # timm's training scripts pass these; the paper's nets have no dropout or drop-path.
@@ -81,14 +167,15 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         **kwargs,
     ) -> nn.Module:
         placement = _pop_timm_only_arguments(name, kwargs)
-        tag, hub_repo, cfg = _read_cfg(pretrained_cfg)
+        tag, cfg = _read_cfg(pretrained_cfg, pretrained_cfg_overlay)
         listed = _weights_or_none(f"{name}.{tag}") if tag else None
-        if pretrained and hub_repo and (listed is None or listed.hub_repo != hub_repo):
-            # A Hub repo cifarnets does not list (e.g. your own `publish hub` upload):
-            # its model.safetensors (with the head its config names), then checked.
+        named = _named_file(cfg, listed) if pretrained else None
+        if named is not None:
+            # Weights that cifarnets does not list (a local folder, a file, a URL, your
+            # own Hub upload): that very file, with the head its config names.
             wanted = kwargs.pop("num_classes", None)
-            model = get_model(name, num_classes=cfg.get("num_classes", 10), **kwargs)
-            load_weights_file(model, download_repo_file(hub_repo, cache_dir=cache_dir))
+            model = get_model(name, num_classes=cfg.get("num_classes") or 10, **kwargs)
+            _load_named_file(model, *named, cfg, cache_dir)
             if wanted is not None and wanted != model.num_classes:
                 model.reset_classifier(wanted)  # as timm does: a fresh head
         else:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from ._safetensors import atomic_write
 from ._version import __version__
 from .errors import (
     HubError,
@@ -31,7 +35,8 @@ from .errors import (
 )
 from .weights import HUB_FILENAME, Weights, how_to_fix_folder, is_private_dir, pretrained_dir
 
-__all__ = ["download_repo_file", "fetch", "hub_call", "sha256_of"]
+__all__ = ["cached_repo_file", "download_repo_file", "download_url", "fetch", "hub_call",
+           "sha256_of"]
 
 T = TypeVar("T")
 _HUB_TIMEOUT_S = 10
@@ -266,3 +271,35 @@ def download_repo_file(repo: str, filename: str = HUB_FILENAME, *,
             f"cannot get {filename} of hf-hub:{repo}: {err}. Fix: check the repo id and "
             f"your network, or load a local copy with cifarnets.load_weights_file(model, "
             f"PATH)") from err
+
+
+def cached_repo_file(repo: str, filename: str) -> Path | None:
+    """``filename`` of a Hub repo if huggingface_hub's cache has it (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo, filename)
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def download_url(url: str, *, cache_dir: str | Path | None = None) -> Path:
+    """A weights file named by its URL (timm's ``url=``), downloaded once into
+    ``cache_dir`` (default ``~/.cache/cifarnets/downloads``) and reused from there; an
+    unreachable URL fails within one timeout, with the fix."""
+    name = Path(urllib.parse.urlparse(url).path).name or "model.safetensors"
+    folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "cifarnets" / "downloads"
+    path = folder / name
+    if path.is_file():
+        return path
+    try:
+        with urllib.request.urlopen(url, timeout=_HUB_TIMEOUT_S) as response:
+            data = response.read()
+    except urllib.error.HTTPError as err:
+        raise WeightsUnavailableError(f"cannot download {url}: HTTP {err.code}. Fix: check "
+                                      f"the URL") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise WeightsUnreachableError(
+            f"cannot download {url}: {_one_line(err)}. Fix: connect to the network, or "
+            f"download it yourself and name the file instead (file=PATH)") from err
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+    return path

@@ -205,7 +205,7 @@ def test_hf_hub_repo_with_a_file_of_another_shape_is_refused(weights_dir, fake_h
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
     files["model.safetensors"] = save(cifarnets.resnet32().state_dict())
     fake_hub.add_commit("someone/bad-resnet20", files)
-    with pytest.raises(cifarnets.WeightsError):
+    with pytest.warns(UserWarning, match="states"), pytest.raises(cifarnets.WeightsError):
         timm.create_model("hf-hub:someone/bad-resnet20", pretrained=True)
 
 
@@ -217,3 +217,113 @@ def test_hf_hub_repo_without_its_file_is_a_clear_error(weights_dir, fake_hub, tm
     with pytest.raises(cifarnets.WeightsUnavailableError,
                        match="model.safetensors of hf-hub:someone/no-weights"):
         timm.create_model("hf-hub:someone/no-weights", pretrained=True)
+
+
+# -- every door timm offers to name a file loads that very file ---------------------------
+
+def _published_folder(tmp_path, weights_dir):
+    """A folder laid out like a published repo (`publish hub --dry-run`) whose
+    model.safetensors is the user's own: a 100-class resnet20 unlike the packaged one."""
+    from cifarnets._safetensors import canonical_bytes
+
+    weights, _ = make_weights(tag="mine_v1")
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    folder = tmp_path / "hub" / weights.name
+    torch.manual_seed(11)
+    theirs = cifarnets.resnet20(num_classes=100).eval()
+    (folder / "model.safetensors").write_bytes(canonical_bytes(
+        theirs.state_dict(), {"arch": "resnet20", "dataset": "cifar100"}))
+    config = json.loads((folder / "config.json").read_text())
+    config["num_classes"] = config["pretrained_cfg"]["num_classes"] = 100
+    config["pretrained_cfg"]["mean"] = [0.5, 0.5, 0.5]
+    config["sha256"] = cifarnets.hub.sha256_of(folder / "model.safetensors")  # its card
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder, theirs
+
+
+def _same_net(model, reference) -> bool:
+    with torch.no_grad():
+        return torch.equal(model.eval()(images()), reference(images()))
+
+
+def test_local_dir_loads_the_folders_file_with_its_head_and_normalisation(
+        weights_dir, tmp_path, recwarn):
+    folder, theirs = _published_folder(tmp_path, weights_dir)
+    model = timm.create_model(f"local-dir:{folder}", pretrained=True)
+    assert model.num_classes == 100 and _same_net(model, theirs)
+    assert model.pretrained_cfg["mean"] == (0.5, 0.5, 0.5)
+    assert model.pretrained_weights.tag == "local"  # not the packaged resnet20.mine_v1
+    assert not [w for w in recwarn if "sha256" in str(w.message)]
+
+
+def test_a_file_unlike_its_card_loads_with_a_warning_naming_both(weights_dir, tmp_path):
+    folder, theirs = _published_folder(tmp_path, weights_dir)
+    config = json.loads((folder / "config.json").read_text())
+    config["sha256"] = "0" * 64
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match=f"has sha256 [0-9a-f]{{64}}, but .* states {'0' * 64}"):
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True)
+    assert _same_net(model, theirs)  # never a substitution
+
+
+@pytest.mark.parametrize("key", ["file", "url", "hf_hub_id"])
+def test_pretrained_cfg_overlay_loads_the_named_file(key, weights_dir, fake_hub, tmp_path):
+    from cifarnets._safetensors import canonical_bytes
+
+    torch.manual_seed(5)
+    theirs = cifarnets.resnet56().eval()  # the packaged DEFAULT is akamaster's resnet56
+    data = canonical_bytes(theirs.state_dict(), {"arch": "resnet56"})
+    path = tmp_path / "mine.safetensors"
+    path.write_bytes(data)
+    if key == "file":
+        where = str(path)
+    elif key == "url":
+        where = _serve(tmp_path, path)
+    else:
+        fake_hub.add_commit("someone/resnet56", {"model.safetensors": data})
+        where = "someone/resnet56"
+    model = timm.create_model("cifar_resnet56", pretrained=True,
+                              pretrained_cfg_overlay={key: where}, cache_dir=tmp_path / "c")
+    assert _same_net(model, theirs)
+    assert model.pretrained_weights.sha256 == cifarnets.hub.sha256_of(path)
+
+
+def test_hf_hub_door_loads_the_repos_file(weights_dir, fake_hub, tmp_path):
+    folder, theirs = _published_folder(tmp_path, weights_dir)
+    fake_hub.add_commit("someone/c100-resnet20",
+                        {p.name: p.read_bytes() for p in folder.iterdir()})
+    model = timm.create_model("hf-hub:someone/c100-resnet20", pretrained=True)
+    assert model.num_classes == 100 and _same_net(model, theirs)
+
+
+def test_checkpoint_path_door_loads_the_users_file(tmp_path):
+    torch.manual_seed(9)
+    theirs = cifarnets.resnet20().eval()
+    path = tmp_path / "ckpt.pth"
+    torch.save(theirs.state_dict(), path)
+    model = timm.create_model("cifar_resnet20", pretrained=True, checkpoint_path=str(path))
+    assert _same_net(model, theirs)
+    assert getattr(model, "pretrained_weights", None) is None  # no longer the packaged one
+    assert model.pretrained_cfg.get("tag") is None
+
+
+def test_a_named_pickle_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "mine.pth"
+    torch.save(cifarnets.resnet20().state_dict(), path)
+    with pytest.raises(cifarnets.WeightsError, match=r"safetensors only .*save_file"):
+        timm.create_model("cifar_resnet20", pretrained=True,
+                          pretrained_cfg_overlay={"file": str(path)})
+
+
+def _serve(tmp_path, path) -> str:
+    """``path`` over HTTP on localhost, for the ``url`` door; the server stops at exit."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(path.parent))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/{path.name}"
