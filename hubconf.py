@@ -9,4 +9,4 @@ torchvision's weight look-ups.
 dependencies = ["torch", "safetensors", "huggingface_hub"]
 
 from cifarnets.models import *  # noqa: E402, F403  (one builder per registered net)
-from cifarnets.weights import get_model_weights, get_weights  # noqa: E402, F401
+from cifarnets.weights import get_model_weights, get_weight, get_weights  # noqa: E402, F401

@@ -17,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from . import _timm_hook
-from ._registry import ModelInfo, list_models, model_info
+from ._registry import ModelInfo, model_info
 from ._version import __version__
 from .datasets import DATASETS
 from .errors import (
@@ -41,10 +41,13 @@ from .errors import (
 )
 from .weights import (
     Weights,
+    WeightsEnum,
     WeightsTransforms,
     default_weights,
     get_model_weights,
+    get_weight,
     get_weights,
+    list_models,
     list_weights,
 )
 
@@ -116,6 +119,7 @@ __all__ = [
     "UnknownModelError",
     "UnknownWeightsError",
     "Weights",
+    "WeightsEnum",
     "WeightsError",
     "WeightsIntegrityError",
     "WeightsTransforms",
@@ -126,6 +130,7 @@ __all__ = [
     "default_weights",
     "get_model",
     "get_model_weights",
+    "get_weight",
     "get_weights",
     "list_models",
     "list_weights",

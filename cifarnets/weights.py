@@ -13,6 +13,7 @@ reads: writing manifests is publishing's job (``cifarnets.publish``).
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import json
 import os
@@ -24,17 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from ._registry import TIMM_PREFIX, model_info
-from .datasets import DATASETS, dataset_for
+from ._registry import list_models as registry_models
+from .datasets import CATEGORIES, DATASETS, dataset_for
 from .errors import UnknownWeightsError, WeightsError
 
 __all__ = [
     "HUB_FILENAME",
     "MANIFEST",
     "Weights",
+    "WeightsEnum",
     "WeightsTransforms",
     "default_weights",
     "get_model_weights",
+    "get_weight",
     "get_weights",
+    "list_models",
     "list_weights",
     "pretrained_cfg_for",
     "pretrained_dir",
@@ -244,10 +249,59 @@ def list_weights(pattern: str | None = None) -> list[str]:
     return [n for n in _manifest()[0] if pattern is None or fnmatch.fnmatchcase(n, pattern)]
 
 
-def get_model_weights(arch: str) -> list[Weights]:
-    """Every published weight of the net ``arch`` (torchvision's ``get_model_weights``)."""
+class WeightsEnum(enum.Enum):
+    """A net's published weights in torchvision's form: ``get_model_weights("resnet56")``
+    is an enum class (``ResNet56_Weights``) whose members are the weights, by tag
+    (``.cifar10_v1``, or in torchvision's capitals ``.CIFAR10_V1``), with ``.DEFAULT``
+    among them; iterating gives each weight once. A member has its :class:`Weights`
+    attributes (``.transforms()``, ``.meta``, ``.test_error``...) and goes wherever a
+    ``Weights`` does (``resnet56(weights=ResNet56_Weights.DEFAULT)``); as for any enum,
+    ``.name`` is the member's name and ``.value`` the :class:`Weights`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # enum's own machinery (copy, pickle) never delegates
+            raise AttributeError(name)
+        return getattr(self.value, name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __reduce_ex__(self, protocol: int):
+        # The class is made per net at run time: pickle the member as (net, name).
+        return _weights_member, (self.value.arch, self.name)
+
+
+def _weights_member(arch: str, name: str) -> WeightsEnum:
+    return getattr(get_model_weights(arch), name)
+
+
+def weights_enum_name(arch: str) -> str:
+    """torchvision's name of a net's weights enum: resnet56 -> ResNet56_Weights."""
+    return arch.replace("resnet", "ResNet").replace("plain", "Plain") + "_Weights"
+
+
+_ENUMS: dict[tuple[str, int], tuple[object, type[WeightsEnum]]] = {}
+
+
+def get_model_weights(arch: str) -> type[WeightsEnum]:
+    """The published weights of the net ``arch`` as torchvision's ``get_model_weights``
+    gives them: an enum class (see :class:`WeightsEnum`). A net without weights gives an
+    empty one (no ``DEFAULT``)."""
     model_info(arch)  # UnknownModelError for a wrong name
-    return [w for w in _manifest()[0].values() if w.arch == arch]
+    table, defaults = _manifest()
+    key = (arch, id(table))  # one class per manifest read: members compare with `is`
+    if key not in _ENUMS:
+        default = default_weights(arch)
+        ordered = sorted((w for w in table.values() if w.arch == arch),
+                         key=lambda w: w != default)  # the DEFAULT first, then by name
+        members: dict[str, Weights] = {w.tag: w for w in ordered}
+        for tag, w in list(members.items()):  # aliases: the same member
+            members.setdefault(tag.upper(), w)
+        if default is not None:
+            members["DEFAULT"] = default
+        cls = WeightsEnum(weights_enum_name(arch), members, module=__name__)
+        _ENUMS[key] = (table, cls)  # the table kept alive: its id stays its own
+    return _ENUMS[key][1]
 
 
 def default_weights(arch: str, dataset: str = "cifar10") -> Weights | None:
@@ -270,30 +324,29 @@ def _accepted(arch: str | None) -> str:
             f'cifarnets.load_weights_file(model, path))')
 
 
-def get_weights(spec: str | Weights, arch: str | None = None, *,
+def get_weights(spec: str | Weights | WeightsEnum, arch: str | None = None, *,
                 dataset: str = "cifar10") -> Weights:
-    """Resolve ``"DEFAULT"``, a tag (``"cifar10_v1"``) or a full name to a :class:`Weights`.
+    """Resolve what ``weights=`` takes to a :class:`Weights`: ``"DEFAULT"``, a tag
+    (``"cifar10_v1"``), a full name (``"resnet56.cifar10_v1"``, ``"resnet56.DEFAULT"``,
+    torchvision's ``"ResNet56_Weights.DEFAULT"`` or ``"ResNet56_Weights.CIFAR10_V1"``), a
+    :class:`WeightsEnum` member or a :class:`Weights`.
 
     ``arch`` is the net the weights are for; it is needed for ``"DEFAULT"`` and tags.
     """
+    if isinstance(spec, WeightsEnum):
+        spec = spec.value
     if isinstance(spec, Weights):
         found = spec
     elif not isinstance(spec, str):
         raise TypeError(f"weights must be {_accepted(arch)}; got a {type(spec).__name__}")
     elif spec == "DEFAULT":
-        if arch is None:
-            raise ValueError("weights='DEFAULT' needs the architecture it is for")
-        found = default_weights(arch, dataset) or default_weights(arch, "cifar10")
-        if found is None:
-            raise UnknownWeightsError(
-                f"no pretrained weights are published for {arch} yet (published: "
-                f"{', '.join(list_weights()) or 'none'}). Build it without weights for random "
-                f"init (pretrained=False; `--weights random` on the command line), or train "
-                f"them: cifarnets train --models {arch}"
-            )
+        found = _default_or_raise(arch, dataset)
     else:
-        name = spec if "." in spec else f"{arch}.{spec}"
-        found = _manifest()[0].get(name)
+        named_arch, tag = _split_name(spec, arch)
+        if tag == "DEFAULT":
+            found = _default_or_raise(named_arch, dataset)
+        else:
+            found = _manifest()[0].get(f"{named_arch}.{tag}") or _by_upper_tag(named_arch, tag)
         if found is None:
             available = list_weights(f"{arch}.*" if arch else None)
             raise UnknownWeightsError(
@@ -308,6 +361,52 @@ def get_weights(spec: str | Weights, arch: str | None = None, *,
             f"{', '.join(list_weights(arch + '.*')) or 'none (none published for ' + arch + ')'}"
         )
     return found
+
+
+get_weight = get_weights  # torchvision's name (torchvision.models.get_weight)
+
+
+def _split_name(spec: str, arch: str | None) -> tuple[str | None, str]:
+    """(net, tag) of ``"tag"``, ``"net.tag"`` or ``"NetN_Weights.TAG"``."""
+    if "." not in spec:
+        return arch, spec
+    head, tag = spec.split(".", 1)
+    by_enum_name = {weights_enum_name(a): a for a in registry_models()}
+    return by_enum_name.get(head, head), tag
+
+
+def _by_upper_tag(arch: str | None, tag: str) -> Weights | None:
+    """A weight named by torchvision's capitals (``CIFAR10_V1`` for ``cifar10_v1``)."""
+    return next((w for w in _manifest()[0].values()
+                 if w.arch == arch and w.tag.upper() == tag), None)
+
+
+def _default_or_raise(arch: str | None, dataset: str) -> Weights:
+    if arch is None:
+        raise ValueError("weights='DEFAULT' needs the architecture it is for")
+    found = default_weights(arch, dataset) or default_weights(arch, "cifar10")
+    if found is None:
+        raise UnknownWeightsError(
+            f"no pretrained weights are published for {arch} yet (published: "
+            f"{', '.join(list_weights()) or 'none'}). Build it without weights for random "
+            f"init (pretrained=False; `--weights random` on the command line), or train "
+            f"them: cifarnets train --models {arch}"
+        )
+    return found
+
+
+def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
+    """Registered model names in registry order, optionally filtered by a glob; with
+    ``pretrained=True`` (timm's form) only the nets that have published weights.
+
+    >>> list_models("plain*")
+    ['plain20', 'plain32', 'plain44', 'plain56', 'plain110', 'plain83', 'plain164']
+    """
+    names = registry_models(pattern)
+    if pretrained:
+        with_weights = {w.arch for w in _manifest()[0].values()}
+        names = [n for n in names if n in with_weights]
+    return names
 
 
 def pretrained_cfg_for(arch: str | None, weights: Weights | None,
@@ -330,4 +429,7 @@ def pretrained_cfg_for(arch: str | None, weights: Weights | None,
         "first_conv": "conv1",
         "classifier": "fc",
         "license": weights.license if weights else None,
+        # timm 1.x reads the class names here (its ImageNetInfo-style label look-ups).
+        "label_names": (tuple(weights.categories) if weights and weights.categories
+                        else CATEGORIES.get(dataset.name)),
     }

@@ -29,6 +29,7 @@ def test_wheel_and_sdist_contain_sample_manifest_weights_and_licenses(tmp_path):
         sdist_names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert set(LICENSE_FILES) <= sdist_names
     assert "cifarnets/assets/cifar10_test_sample.safetensors" in names
+    assert "cifarnets/py.typed" in names  # type checkers read the package's hints
     assert "cifarnets/pretrained/manifest.json" in names
     manifest = json.loads((REPO / "cifarnets/pretrained/manifest.json").read_text())
     for entry in manifest["weights"]:

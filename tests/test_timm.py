@@ -14,6 +14,7 @@ from safetensors.torch import save
 
 import cifarnets
 from cifarnets.cli import main as cli_main
+from cifarnets.datasets import CATEGORIES
 
 # One net per kind of block and shortcut.
 KINDS = ["resnet20", "plain20", "resnet83", "plain83"]
@@ -132,6 +133,11 @@ def test_pretrained_configs_list_the_published_weights():
     assert cfg["license"] == "BSD-2-Clause" and cfg["num_classes"] == 10
     config = timm.data.resolve_data_config(model=timm.create_model("cifar_resnet56"))
     assert config["mean"] == weights.mean and config["input_size"] == (3, 32, 32)
+    # timm 1.x reads the class names from the pretrained config (label_names).
+    assert cfg["label_names"] == weights.categories == CATEGORIES["cifar10"]
+    assert timm.create_model("cifar_plain110").pretrained_cfg["label_names"][0] == "airplane"
+    assert timm.create_model("cifar_resnet20", num_classes=100).pretrained_cfg.get(
+        "label_names") is None  # CIFAR-100's names are not shipped
 
 
 def test_pretrained_ported_weights_match_cifarnets():

@@ -117,15 +117,94 @@ def test_transforms_are_the_weights_own(weights_dir):
 
 
 def test_get_model_weights_and_defaults_per_dataset(weights_dir):
-    assert cifarnets.get_model_weights("resnet20") == []
+    assert list(cifarnets.get_model_weights("resnet20")) == []
     own, _ = make_weights(tag="cifar10_v1")
     other, _ = make_weights(tag="cifar10_v0", default=False)
-    assert {w.name for w in cifarnets.get_model_weights("resnet20")} == {own.name, other.name}
+    assert {w.value.name for w in cifarnets.get_model_weights("resnet20")} == {own.name,
+                                                                               other.name}
     assert cifarnets.default_weights("resnet20") == own
     assert cifarnets.default_weights("resnet20", "cifar100") is None
     assert own.meta["categories"][0] == "airplane" and own.meta["num_params"] == 269_722
     with pytest.raises(cifarnets.UnknownModelError):
         cifarnets.get_model_weights("resnet21")
+
+
+def test_get_model_weights_is_torchvisions_enum(weights_dir):
+    import copy
+    import pickle
+
+    own, _ = make_weights(tag="cifar10_v1")
+    other, _ = make_weights(tag="cifar10_v0", default=False)
+    ResNet20_Weights = cifarnets.get_model_weights("resnet20")  # noqa: N806
+    assert ResNet20_Weights.__name__ == "ResNet20_Weights" and len(ResNet20_Weights) == 2
+    assert [m.value for m in ResNet20_Weights] == [own, other]  # each once, DEFAULT aliased
+    assert ResNet20_Weights.DEFAULT is ResNet20_Weights.cifar10_v1 is ResNet20_Weights.CIFAR10_V1
+    assert ResNet20_Weights["cifar10_v0"].value == other
+    member = ResNet20_Weights.DEFAULT
+    assert member.test_error == own.test_error and member.meta == own.meta  # Weights' attributes
+    assert member.transforms().mean == own.mean and repr(member) == "ResNet20_Weights.cifar10_v1"
+    assert pickle.loads(pickle.dumps(member)) is member and copy.deepcopy(member) is member
+    assert cifarnets.get_model_weights("resnet20") is ResNet20_Weights  # one class per manifest
+    model = cifarnets.resnet20(weights=ResNet20_Weights.DEFAULT)
+    assert model.pretrained_weights == own
+    assert not hasattr(cifarnets.get_model_weights("plain20"), "DEFAULT")  # none published
+
+
+def test_weights_by_torchvisions_names(weights_dir):
+    own, _ = make_weights(tag="cifar10_v1")
+    other, _ = make_weights(tag="cifar10_v0", default=False)
+    for name in ("resnet20.DEFAULT", "ResNet20_Weights.DEFAULT", "ResNet20_Weights.CIFAR10_V1",
+                 "resnet20.cifar10_v1"):
+        assert cifarnets.get_weights(name) == own, name
+        assert cifarnets.get_weight(name) == own  # torchvision's spelling
+    assert cifarnets.get_weights("ResNet20_Weights.CIFAR10_V0") == other
+    assert cifarnets.resnet20(weights="ResNet20_Weights.DEFAULT").pretrained_weights == own
+    with pytest.raises(UnknownWeightsError, match="are for resnet20, not resnet32"):
+        cifarnets.resnet32(weights="ResNet20_Weights.DEFAULT")
+    with pytest.raises(UnknownWeightsError, match="no pretrained weights are published for plain20"):
+        cifarnets.get_weights("Plain20_Weights.DEFAULT")
+
+
+def test_list_models_pretrained_lists_only_nets_with_weights(weights_dir):
+    assert cifarnets.list_models("plain*", pretrained=True) == []
+    make_weights("plain20", tag="cifar10_v1")
+    make_weights("resnet20", tag="cifar10_v1")
+    assert cifarnets.list_models("plain*", pretrained=True) == ["plain20"]
+    assert cifarnets.list_models(pretrained=True) == ["resnet20", "plain20"]
+    assert len(cifarnets.list_models()) == 15
+
+
+def test_progress_false_turns_the_download_bar_off_for_that_download(weights_dir, fake_hub,
+                                                                     monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.utils import are_progress_bars_disabled
+
+    make_weights(tag="test_v1", hub=fake_hub, package_copy=False)
+    seen = []
+    real = huggingface_hub.hf_hub_download
+
+    def spy(*args, **kwargs):
+        seen.append(are_progress_bars_disabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
+    cifarnets.resnet20(weights="test_v1", progress=False)
+    assert seen == [True] and not are_progress_bars_disabled()  # restored afterwards
+    cifarnets.resnet20(weights="test_v1", cache_dir=None)  # cached now; bars on by default
+    assert seen[-1] is False
+
+
+def test_torch_hub_load_takes_torchvisions_arguments():
+    # torchvision's builders take progress=; code written for them passes it.
+    model = torch.hub.load(str(REPO), "resnet20", source="local", pretrained=True,
+                           progress=False, trust_repo=True)
+    assert model.pretrained_weights == cifarnets.default_weights("resnet20")
+    weight = torch.hub.load(str(REPO), "get_weight", "ResNet20_Weights.DEFAULT",
+                            source="local", trust_repo=True)
+    assert weight == model.pretrained_weights
+    enum = torch.hub.load(str(REPO), "get_model_weights", "resnet56", source="local",
+                          trust_repo=True)
+    assert enum.DEFAULT.value == cifarnets.default_weights("resnet56")
 
 
 def test_unknown_weights_list_the_accepted_forms(weights_dir):
