@@ -41,6 +41,7 @@ __all__ = [
     "get_weights",
     "list_models",
     "list_weights",
+    "ships_in_package",
     "pretrained_cfg_for",
     "pretrained_dir",
     "read_manifest",
@@ -313,6 +314,24 @@ def default_weights(arch: str, dataset: str = "cifar10") -> Weights | None:
     table, defaults = _manifest()
     tag = defaults.get(arch, {}).get(dataset)
     return table[f"{arch}.{tag}"] if tag else None
+
+
+# What the package (the wheel) ships; README "Weights" has the decision and the measured
+# sizes. The DEFAULT weights of the paper's nets up to 110 layers always ship, so that
+# pretrained=True works offline for them (about 32 MB once all ten are trained), and so
+# does every weight the Hub does not serve yet: a file nobody could fetch is never left
+# out. Once pinned on the Hub, the rest (other tags, the lab report's bottleneck nets,
+# resnet1202 at 79 MB) is downloaded on first use instead of weighing on every install.
+PACKAGED_MAX_DEPTH = 110
+
+
+def ships_in_package(weights: Weights) -> bool:
+    """Whether ``weights``' file belongs in the package (see ``PACKAGED_MAX_DEPTH``)."""
+    if weights.hub_revision is None:
+        return True
+    info = model_info(weights.arch)
+    return (info.family == "paper" and info.depth <= PACKAGED_MAX_DEPTH
+            and default_weights(weights.arch, weights.dataset) == weights)
 
 
 def _accepted(arch: str | None) -> str:
