@@ -254,18 +254,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .loading import load_checked
     from .models import get_model
 
-    model_info(args.arch)  # an unknown name fails before reading anything
+    if args.arch is not None:
+        model_info(args.arch)  # an unknown name fails before reading anything
     if args.out.suffix != ".safetensors":
         raise ValueError(f"OUT must end in .safetensors, got {args.out}")
     if args.out.exists() and not args.force:
         raise ValueError(f"{args.out} exists; pass --force to overwrite it")
+    # The net comes from the file (blocks per stage, head); --arch only checks it.
     state, meta = convert_akamaster_file(args.src, args.arch)
+    arch = meta["arch"]
     # Prove the file loads into the net before writing it (a shape the net lacks fails).
-    load_checked(get_model(args.arch, num_classes=int(meta["num_classes"])), state, str(args.src))
+    load_checked(get_model(arch, num_classes=int(meta["num_classes"])), state, str(args.src))
     atomic_write(args.out, canonical_bytes(state, meta))
-    print(f"wrote {args.out}: {args.arch}, {meta['num_classes']} classes, trained with "
+    checked = ", as --arch said" if args.arch else ""
+    print(f"wrote {args.out}: {arch} (inferred from the file{checked}: "
+          f"{model_info(arch).blocks_per_stage} blocks per stage, {meta['num_classes']}-class "
+          f"head), trained with "
           f"mean {meta['mean']} std {meta['std']} (recorded in the file; `cifarnets eval "
-          f"{args.arch} --weights {args.out} --data ROOT` uses them)")
+          f"{arch} --weights {args.out} --data ROOT` uses them)")
     return 0
 
 
@@ -317,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whose checkpoint: akamaster = akamaster/pytorch_resnet_cifar10")
     p.add_argument("src", type=Path, help="the checkpoint (.th / .pt)")
     p.add_argument("out", type=Path, help="the weights file to write (.safetensors)")
-    p.add_argument("--arch", required=True, help="the net it is, e.g. resnet56")
+    p.add_argument("--arch", default=None,
+                   help="the net you expect, e.g. resnet56: checked against the net the file "
+                        "is (default: inferred from its blocks per stage and head)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=cmd_convert)
 

@@ -9,8 +9,14 @@ residual stream's channels in stages 2 and 3; :func:`convert_akamaster` applies 
 every tensor that writes the stream (each block's ``conv2``/``bn2``) and every tensor
 that reads it (each block's ``conv1`` input, the classifier's input).
 
->>> state = convert_akamaster(load_akamaster_checkpoint("resnet56-4bfd9763.th"), "resnet56")
->>> cifarnets.resnet56().load_state_dict(state)
+Which net a checkpoint is comes from the file itself (:func:`infer_akamaster_arch`: the
+blocks per stage give the depth, ``linear.weight`` the head); an ``arch`` passed in is
+checked against it, not trusted instead of it.
+
+>>> state = load_akamaster_checkpoint("resnet56-4bfd9763.th")
+>>> infer_akamaster_arch(state)
+'resnet56'
+>>> cifarnets.resnet56().load_state_dict(convert_akamaster(state))
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from pathlib import Path
 
 import torch
 
-from ._registry import model_info
+from ._registry import list_models, model_info
 from .datasets import dataset_for
 from .errors import ConversionError
 from .nets import STAGE_WIDTHS
 
 __all__ = ["AKAMASTER_MEAN", "AKAMASTER_STD", "ConversionError", "convert_akamaster",
-           "convert_akamaster_file", "load_akamaster_checkpoint", "stream_permutations"]
+           "convert_akamaster_file", "infer_akamaster_arch", "load_akamaster_checkpoint",
+           "stream_permutations"]
 
 # akamaster trained with ImageNet's normalisation (its trainer.py), not CIFAR-10's:
 # the converted weights only give its errors with these constants.
@@ -54,9 +61,11 @@ def load_akamaster_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not state or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
+        found = (f"a dict with keys {sorted(map(str, obj))[:6]}" if isinstance(obj, dict)
+                 else f"a {type(obj).__name__}")
         raise ConversionError(
             f"{path} holds no state dict (expected a dict of tensors, or "
-            f"{{'state_dict': ...}} as akamaster's trainer.py saves)"
+            f"{{'state_dict': ...}} as akamaster's trainer.py saves; found {found})"
         )
     return state
 
@@ -82,38 +91,138 @@ def stream_permutations(blocks_per_stage_widths: tuple[int, ...] = STAGE_WIDTHS,
 
 
 _BLOCK_KEY = re.compile(r"layer(\d)\.(\d+)\.(conv[12]|bn[12])\.(\w+)$")
+# Any block parameter, of any kind (a bottleneck's conv3, a shortcut's projection).
+_ANY_BLOCK_KEY = re.compile(r"^layer(\d+)\.(\d+)\.(\w+)")
 
 
-def convert_akamaster(state: dict[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
-    """An akamaster ``state_dict`` (``module.`` prefix, ``linear`` head) for cifarnets' ``arch``.
+def akamaster_nets() -> dict[int, str]:
+    """Blocks per stage -> cifarnets' name, for the nets akamaster's code builds: the
+    paper's option-A basic-block ResNets (resnet20/32/44/56/110/1202)."""
+    nets = {}
+    for name in list_models("resnet*"):
+        info = model_info(name)
+        if info.family == "paper" and info.shortcut == "A" and info.block == "basic":
+            nets[(info.depth - 2) // 6] = name
+    return dict(sorted(nets.items()))
 
-    Raises :class:`ConversionError` when the checkpoint is not an option-A basic-block
-    net of ``arch``'s depth.
+
+def _could_be() -> str:
+    return ("akamaster's nets are the paper's option-A ResNets: " + ", ".join(
+        f"{name} ({n} blocks per stage)" for n, name in akamaster_nets().items()))
+
+
+def _blocks(state: dict[str, torch.Tensor]) -> tuple[dict[int, set[int]], set[str]]:
+    """({stage: its block indices}, the block layers' names) of a state dict."""
+    stages: dict[int, set[int]] = {}
+    layers: set[str] = set()
+    for key in state:
+        if match := _ANY_BLOCK_KEY.match(key):
+            stages.setdefault(int(match.group(1)), set()).add(int(match.group(2)))
+            layers.add(match.group(3))
+    return stages, layers
+
+
+def _found(state: dict[str, torch.Tensor]) -> str:
+    """What a state dict holds, in the terms that decide which net it is."""
+    stages, layers = _blocks(state)
+    if stages:
+        counts = "/".join(str(len(stages[s])) for s in sorted(stages))
+        found = [f"{counts} blocks per stage in {', '.join(f'layer{s}' for s in sorted(stages))}"
+                 f" (block layers {', '.join(sorted(layers))})"]
+    else:
+        found = ["no layerN.M block keys"]
+    head = state.get("linear.weight")
+    found.append(f"a {head.shape[0]}-class head (linear.weight {tuple(head.shape)})"
+                 if head is not None and head.dim() == 2 else "no linear.weight (the classifier)")
+    keys = sorted(state)
+    found.append(f"{len(keys)} keys, e.g. {', '.join(keys[:3])}")
+    return "; ".join(found)
+
+
+def infer_akamaster_arch(state: dict[str, torch.Tensor]) -> str:
+    """cifarnets' name of the net an akamaster ``state_dict`` is, from its keys and shapes.
+
+    The depth comes from the blocks per stage (``layerS.N``), the head size from
+    ``linear.weight``. Raises :class:`ConversionError`, saying what the file holds and
+    which nets it could be, when it fits none of akamaster's nets.
     """
-    info = model_info(arch)
-    if info.family != "paper" or info.shortcut != "A":
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    stages, layers = _blocks(state)
+    other = sorted(layers - {"conv1", "bn1", "conv2", "bn2", "shortcut"})
+    if other:
         raise ConversionError(
-            f"akamaster checkpoints are the paper's option-A ResNets (resnet20/32/44/56/110/"
-            f"1202); {arch} is not one of them"
+            f"the checkpoint's blocks are not basic blocks (conv1/bn1/conv2/bn2): they also "
+            f"have {', '.join(other)}" + (" (a bottleneck net)" if "conv3" in other else "")
+            + f". Found: {_found(state)}. {_could_be()}"
+        )
+    if "shortcut" in layers:
+        raise ConversionError(
+            "the checkpoint has shortcut parameters (option B, 1x1 projections); akamaster's "
+            "nets and cifarnets' ports of them use option A (zero padding) and cannot hold "
+            f"them. Found: {_found(state)}. {_could_be()}"
+        )
+    head = state.get("linear.weight")
+    if head is None or head.dim() != 2:
+        raise ConversionError(
+            f"not an akamaster ResNet state dict: no 'linear.weight' (its classifier). "
+            f"Found: {_found(state)}. {_could_be()}"
+        )
+    n = len(stages.get(1, ()))
+    nets = akamaster_nets()
+    if set(stages) != {1, 2, 3} or any(stages[s] != set(range(n)) for s in (1, 2, 3)):
+        raise ConversionError(
+            f"the checkpoint fits none of akamaster's nets: they have three stages (layer1-3) "
+            f"of equally many blocks. Found: {_found(state)}. {_could_be()}"
+        )
+    if n not in nets:
+        raise ConversionError(
+            f"the checkpoint fits none of akamaster's nets: {n} blocks per stage would be a "
+            f"ResNet-{6 * n + 2}. Found: {_found(state)}. {_could_be()}"
+        )
+
+    def rows(key: str) -> int | None:
+        return state[key].shape[0] if key in state and state[key].dim() else None
+
+    widths = (rows("conv1.weight"), *(rows(f"layer{s}.0.conv1.weight") for s in (1, 2, 3)),
+              head.shape[1])
+    expected = (STAGE_WIDTHS[0], *STAGE_WIDTHS, STAGE_WIDTHS[-1])
+    if widths != expected:
+        raise ConversionError(
+            f"the checkpoint has {n} blocks per stage, as {nets[n]}, but other widths (stem, "
+            f"stages, classifier input: {widths}, not {expected}): not one of akamaster's "
+            f"nets. Found: {_found(state)}"
+        )
+    return nets[n]
+
+
+def convert_akamaster(state: dict[str, torch.Tensor], arch: str | None = None,
+                      ) -> dict[str, torch.Tensor]:
+    """An akamaster ``state_dict`` (``module.`` prefix, ``linear`` head) for cifarnets.
+
+    The net is inferred from the checkpoint (:func:`infer_akamaster_arch`); ``arch``, if
+    given, must agree with it. Raises :class:`ConversionError` when the checkpoint is not
+    an option-A basic-block net, or not ``arch``.
+    """
+    if arch is not None:
+        info = model_info(arch)
+        if info.family != "paper" or info.shortcut != "A":
+            try:
+                what = f"; the file is {infer_akamaster_arch(state)}"
+            except ConversionError:
+                what = ""
+            raise ConversionError(
+                f"akamaster checkpoints are the paper's option-A ResNets (resnet20/32/44/56/"
+                f"110/1202); {arch} is not one of them{what}"
+            )
+    inferred = infer_akamaster_arch(state)
+    if arch is not None and arch != inferred:
+        n, m = (model_info(inferred).depth - 2) // 6, (model_info(arch).depth - 2) // 6
+        raise ConversionError(
+            f"the checkpoint has {n} blocks per stage (ResNet-{6 * n + 2}); {arch} has {m}: "
+            f"the file is {inferred}, not {arch} (--arch {arch} was given; leave it out to "
+            f"use what the file is)"
         )
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    if any(".shortcut." in k for k in state):
-        raise ConversionError(
-            "the checkpoint has shortcut parameters (option B, 1x1 projections); cifarnets' "
-            f"{arch} uses option A (zero padding) and cannot hold them"
-        )
-    if "linear.weight" not in state:
-        raise ConversionError(
-            "not an akamaster ResNet state dict: no 'linear.weight' (its classifier); found "
-            f"keys like {sorted(state)[:3]}"
-        )
-    n = (info.depth - 2) // 6
-    found = {int(m.group(2)) for k in state if (m := _BLOCK_KEY.search(k))}
-    if found and max(found) + 1 != n:
-        raise ConversionError(
-            f"the checkpoint has {max(found) + 1} blocks per stage (ResNet-"
-            f"{6 * (max(found) + 1) + 2}); {arch} has {n}: pick the matching net"
-        )
     perms = stream_permutations()
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
@@ -139,17 +248,23 @@ def convert_akamaster(state: dict[str, torch.Tensor], arch: str) -> dict[str, to
     return out
 
 
-def convert_akamaster_file(src: str | Path, arch: str,
+def convert_akamaster_file(src: str | Path, arch: str | None = None,
                            ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state dict, safetensors metadata) for an akamaster checkpoint file.
 
-    The metadata records the net, the classes and the normalisation the checkpoint was
-    trained with, so that :func:`cifarnets.load_weights_file` and ``cifarnets eval``
-    evaluate it as it was trained.
+    The metadata records the net (inferred from the file; ``arch``, if given, is checked
+    against it), the classes and the normalisation the checkpoint was trained with, so
+    that :func:`cifarnets.load_weights_file` and ``cifarnets eval`` evaluate it as it was
+    trained.
     """
     import json
 
-    state = convert_akamaster(load_akamaster_checkpoint(src), arch)
+    checkpoint = load_akamaster_checkpoint(src)
+    try:
+        arch = infer_akamaster_arch(checkpoint) if arch is None else arch
+        state = convert_akamaster(checkpoint, arch)
+    except ConversionError as err:
+        raise ConversionError(f"{src}: {err}") from None
     num_classes = int(state["fc.weight"].shape[0])
     meta = {"format": "pt", "arch": arch, "num_classes": str(num_classes),
             "dataset": dataset_for(num_classes),

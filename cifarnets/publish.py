@@ -30,7 +30,7 @@ import shutil
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _exit
 from ._registry import TIMM_PREFIX, model_info
@@ -61,6 +61,9 @@ from .weights import (
     pretrained_dir,
     read_manifest,
 )
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCardData
 
 DEFAULT_ORG = "cifarnets"
 
@@ -404,71 +407,165 @@ def hub_config(weights: Weights) -> dict[str, Any]:
     }
 
 
+# The Hub's ids of the data sets (the canonical CIFAR repos moved to the uoft-cs
+# organisation; the bare "cifar10" id only redirects there) and their display names.
+HUB_DATASETS = {"cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
+                "cifar100": ("uoft-cs/cifar100", "CIFAR-100")}
+
+# What "the lab report" is: said once, before its first mention, in every card that has one.
+LAB_REPORT = (
+    'Here "the lab report" is the 2018 lab report "Lab1 - Deep Residual Learning" (course '
+    "Deep Learning and Practice), which reproduced He et al.'s CIFAR-10 experiment (its "
+    'Table 1). Its "ResNet-56" and "ResNet-110" are 83- and 164-layer bottleneck nets: '
+    "cifarnets' resnet83 and resnet164."
+)
+
+CITATION = """@inproceedings{he2016deep,
+  title     = {Deep Residual Learning for Image Recognition},
+  author    = {He, Kaiming and Zhang, Xiangyu and Ren, Shaoqing and Sun, Jian},
+  booktitle = {IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {770--778},
+  year      = {2016},
+  note      = {arXiv:1512.03385}
+}"""
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 360 else f"{seconds / 60:.1f} min"
+
+
+def card_data(weights: Weights) -> ModelCardData:
+    """The card's metadata (``huggingface_hub.ModelCardData``) in the Hub's model-card spec:
+    task, data set, license, and a ``model-index`` with the test accuracy, which the Hub
+    shows as an evaluation result."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    info = model_info(weights.arch)
+    dataset_id, dataset_name = HUB_DATASETS.get(weights.dataset,
+                                                (weights.dataset, weights.dataset))
+    results = []
+    if weights.test_error is not None:
+        source = {}
+        if weights.ported:
+            s = weights.source
+            source = {"source_name": f"{s['project']}'s checkpoint, re-measured by cifarnets",
+                      "source_url": f"{s['repository']}/tree/{s['commit']}"}
+        # Accuracy in percent, as CIFAR results are published (He et al., Papers with
+        # Code's "Percentage correct"); metric_name says the unit. The error is in the text.
+        results.append(EvalResult(
+            task_type="image-classification", task_name="Image Classification",
+            dataset_type=dataset_id, dataset_name=dataset_name, dataset_split="test",
+            metric_type="accuracy", metric_name="Top-1 accuracy (%)",
+            metric_value=round(100 - weights.test_error, 2), **source))
+    return ModelCardData(
+        # timm, not cifarnets: the Hub knows timm, so it shows the `timm.create_model(
+        # "hf-hub:...")` snippet (which works: config.json's "architecture" is the timm name
+        # `import cifarnets` registers) and counts downloads of model.safetensors, the only
+        # file cifarnets downloads; for a library it does not know it would count config.json.
+        library_name="timm",
+        license=weights.license.lower(),  # the weights' own: mit, or the port's bsd-2-clause
+        pipeline_tag="image-classification",
+        tags=["image-classification", weights.dataset,
+              "resnet" if info.shortcut else "plain-cnn", "timm", "pytorch", "safetensors",
+              "cifarnets"],
+        datasets=[dataset_id], metrics=["accuracy"], model_name=weights.name,
+        eval_results=results or None,
+    )
+
+
 def model_card(weights: Weights) -> str:
-    """``README.md`` of a Hub repo: metadata header, usage, metrics, provenance."""
+    """``README.md`` of a Hub repo: the Hub's metadata header (:func:`card_data`), then the
+    result, provenance, training and usage."""
+    from huggingface_hub import ModelCard
+
     info = model_info(weights.arch)
     m = weights.metrics
-    spread = (f" (mean {m['test_error_mean']} +- {m['test_error_std']} over seeds "
-              f"{m['seeds']})" if "test_error_std" in m else
-              f" (seed {m['seed']})" if "seed" in m else "")
-    selection = m.get("selection", "")
-    lines = []
-    if weights.partial:
-        lines.append("**Partial**: published from a run that is not its recipe's full "
-                     "experiment; not a reproduction of anything.")
+    dataset_name = HUB_DATASETS.get(weights.dataset, (weights.dataset, weights.dataset))[1]
     ref = REFERENCES.get(weights.arch)
-    if weights.ported:
-        s = weights.source
-        lines.append(f"Ported exactly from [{s['project']}]({s['repository']}) (commit "
-                     f"`{s['commit']}`, file `{s['file']}`, sha256 `{s['file_sha256']}`), "
-                     f"converted with `cifarnets convert {s['project']}`. "
-                     f"{s['license']}, {s['copyright']}; its license text ships with "
-                     f"cifarnets (THIRD_PARTY_NOTICES).")
-        lines.append(f"Training: {weights.recipe.get('description', '')}.")
-    elif m.get("meets_target") is not None and info.report_label and not weights.partial:
+    # The nets' one-line summaries name the report; the card names it as a reader knows it.
+    summary = info.summary.replace("the seed report", "the lab report")
+    parts = []
+    if weights.partial:
+        parts.append("**Partial**: published from a run that is not its recipe's full "
+                     "experiment; not a reproduction of anything.")
+    parts.append(f"{summary} {weights.num_params:,} parameters, {weights.macs / 1e6:.2f} M "
+                 f"multiply-accumulates per 32x32 image; trained on {dataset_name}.")
+
+    if weights.test_error is not None:
+        spread = (f"; mean {m['test_error_mean']} +- {m['test_error_std']} % over seeds "
+                  f"{m['seeds']}" if "test_error_std" in m else
+                  f"; seed {m['seed']}" if "seed" in m else "")
+        parts.append(f"## Result\n\nTest error **{weights.test_error} %** (accuracy "
+                     f"{round(100 - weights.test_error, 2)} %) on the {dataset_name} test "
+                     f"set{spread}.\n\n"
+                     f"| | |\n|---|---|\n"
+                     f"| measured | {m.get('test_error_eval', '')} |\n"
+                     f"| checkpoint selection | {m.get('selection', '')} |\n"
+                     f"| sha256 of model.safetensors | `{weights.sha256}` |")
+    if m.get("meets_target") is not None and info.report_label and not weights.partial \
+            and not weights.ported:
         verb = ("reproduces" if m["meets_target"] else "does not reproduce (the miss is "
                 "reported, not hidden)")
-        target = f"{ref.target} % ({ref.target_source})" if ref else ""
-        lines.append(f"It {verb} the row \"{info.report_label}\" of the seed report's Table 1: "
-                     f"target {target}, measured {weights.test_error} %.")
-    extra = "\n\n".join(lines)
-    reproduce = (f"Reproduce (then `cifarnets publish add`):\n\n```\n"
-                 f"{weights.recipe.get('command', '')}\n```\nTraining: "
-                 f"{weights.training.get('time_s')} s of training on "
-                 f"{'; '.join(weights.training.get('hardware') or [])}, in "
-                 f"{weights.training.get('chunks')} chunk(s), cifarnets commit "
-                 f"{weights.training.get('commit')}.\n") if not weights.ported else ""
-    return f"""---
-library_name: cifarnets
-license: {weights.license.lower()}
-tags: [image-classification, cifar, resnet, safetensors, timm]
-datasets: [{weights.dataset}]
-metrics: [error]
----
-# {weights.name}
+        target = ""
+        if ref and ref.target is not None:
+            where = (ref.paper_source if ref.target_source == "paper"
+                     else "the lab report's own result")
+            target = f"target {ref.target} % ({where}), "
+        parts.append(f"{weights.name} {verb} the row \"{info.report_label}\" of the lab "
+                     f"report's Table 1: {target}measured {weights.test_error} %.")
 
-{info.summary} {info.num_params:,} parameters, {info.macs / 1e6:.2f} M multiply-accumulates
-per 32x32 image; trained on {weights.dataset}.
+    if weights.ported:
+        s = weights.source
+        parts.append(f"## Source and license\n\nPorted exactly from [{s['project']}]"
+                     f"({s['repository']}) (commit `{s['commit']}`, file `{s['file']}`, "
+                     f"sha256 `{s['file_sha256']}`), converted with `cifarnets convert "
+                     f"{s['project']}`. License {s['license']}, {s['copyright']}; the license "
+                     f"text ships with cifarnets (THIRD_PARTY_NOTICES.md).\n\n"
+                     f"Training (by {s['project']}): {weights.recipe.get('description', '')}.")
+    else:
+        t = weights.training
+        done = [f"{_hours(t['time_s'])} of training (epochs and evaluation)"
+                if t.get("time_s") else "Training time not recorded"]
+        if t.get("hardware"):
+            done[0] += f" on {'; '.join(t['hardware'])}"
+        if t.get("epochs"):
+            done.append(f"{t['epochs']} epochs in {t.get('chunks')} chunk(s)")
+        if t.get("torch"):
+            done.append(f"torch {', '.join(t['torch'])}")
+        if t.get("commit"):
+            done.append(f"cifarnets commit {t['commit']}")
+        parts.append(f"## Training\n\n{', '.join(done)}. Reproduce (then `cifarnets "
+                     f"publish add`):\n\n```\n{weights.recipe.get('command', '')}\n```")
 
-{extra}
-
-| metric | value |
-|---|---|
-| test error | {weights.test_error} %{spread} |
-| measured | {m.get('test_error_eval', '')} |
-| checkpoint selection | {selection} |
-| sha256 of model.safetensors | `{weights.sha256}` |
+    parts.append(f"""## How to use
 
 ```python
 import cifarnets
-model = cifarnets.{weights.arch}(weights="{weights.tag}")   # eval mode, sha256-checked
-preprocess = model.pretrained_weights.transforms()          # uint8 or [0, 1] images
-# or: timm.create_model("cifar_{weights.arch}.{weights.tag}", pretrained=True)
+model = cifarnets.{weights.arch}(weights="{weights.tag}")  # eval mode, sha256-checked
+preprocess = model.pretrained_weights.transforms()  # uint8 or [0, 1] images
 ```
-Inputs: RGB in [0, 1], normalised with mean {list(weights.mean)} and std {list(weights.std)}.
-Classes: {', '.join(weights.categories) or 'see config.json'}.
 
-{reproduce}"""
+With timm (after `pip install cifarnets`):
+
+```python
+import cifarnets  # registers the nets with timm
+import timm
+model = timm.create_model("hf-hub:{weights.hub_repo}", pretrained=True)
+# or, from the copy shipped in the package:
+model = timm.create_model("cifar_{weights.arch}.{weights.tag}", pretrained=True)
+```
+
+Inputs: RGB in [0, 1], normalised with this weight's own mean {list(weights.mean)} and \
+std {list(weights.std)} (`timm.data.resolve_data_config(model=model)` gives them too).
+Classes: {', '.join(weights.categories) or 'see config.json'}.""")
+
+    parts.append(f"## Citation\n\nHe, Zhang, Ren, Sun: Deep Residual Learning for Image "
+                 f"Recognition (CVPR 2016, arXiv:1512.03385).\n\n```bibtex\n{CITATION}\n```")
+    first = next((i for i, part in enumerate(parts) if "the lab report" in part), None)
+    if first is not None:  # named once, before its first mention
+        parts.insert(first, LAB_REPORT)
+    text = f"# {weights.name}\n\n" + "\n\n".join(parts) + "\n"
+    return str(ModelCard(f"---\n{card_data(weights).to_yaml()}\n---\n\n{text}"))
 
 
 def write_hub_repo(weights: Weights, out_dir: Path) -> Path:

@@ -14,7 +14,12 @@ from torch import nn
 
 import cifarnets
 from cifarnets.cli import main as cli_main
-from cifarnets.convert import ConversionError, convert_akamaster, load_akamaster_checkpoint
+from cifarnets.convert import (
+    ConversionError,
+    convert_akamaster,
+    infer_akamaster_arch,
+    load_akamaster_checkpoint,
+)
 
 
 class PeerBlock(nn.Module):
@@ -160,6 +165,99 @@ def test_cli_convert_writes_a_file_eval_reads_with_its_normalisation(tmp_path, c
     assert "resnet56 has 9" in capsys.readouterr().err and not bad.exists()
 
 
+# -- which net a file is: inferred from its keys and shapes, --arch only checks --------
+
+ARCHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_the_net_is_inferred_from_the_file(arch, tmp_path, capsys):
+    peer = _random_peer(ARCHS[arch])
+    src, out = tmp_path / f"{arch}-peer.th", tmp_path / f"{arch}.safetensors"
+    torch.save(_peer_checkpoint(peer), src)
+    assert infer_akamaster_arch(_peer_checkpoint(peer)["state_dict"]) == arch
+    assert cli_main(["convert", "akamaster", str(src), str(out)]) == 0  # no --arch
+    said = capsys.readouterr().out
+    assert f": {arch} (inferred from the file: {ARCHS[arch]} blocks per stage, 10-class " \
+           f"head)" in said
+    model = cifarnets.load_weights_file(cifarnets.get_model(arch), out)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), peer(x), rtol=1e-4, atol=1e-4)
+
+
+def test_the_head_size_is_inferred_too(tmp_path, capsys):
+    peer = _random_peer(5, num_classes=100)
+    src, out = tmp_path / "c100.th", tmp_path / "c100.safetensors"
+    torch.save(_peer_checkpoint(peer), src)
+    assert cli_main(["convert", "akamaster", str(src), str(out), "--arch", "resnet32"]) == 0
+    assert "resnet32 (inferred from the file, as --arch said: 5 blocks per stage, 100-class " \
+           "head)" in capsys.readouterr().out
+    model = cifarnets.load_weights_file(cifarnets.resnet32(num_classes=100), out)
+    assert model.pretrained_weights.dataset == "cifar100"
+
+
+def test_an_arch_that_disagrees_with_the_file_names_both(tmp_path, capsys):
+    src, out = tmp_path / "peer.th", tmp_path / "out.safetensors"
+    torch.save(_peer_checkpoint(_random_peer(5)), src)
+    assert cli_main(["convert", "akamaster", str(src), str(out), "--arch", "resnet44"]) == 2
+    err = capsys.readouterr().err
+    assert "5 blocks per stage (ResNet-32); resnet44 has 7" in err
+    assert "the file is resnet32, not resnet44" in err and not out.exists()
+    # A net akamaster never trained: refused, and the file's own net is named.
+    assert cli_main(["convert", "akamaster", str(src), str(out), "--arch", "resnet83"]) == 2
+    err = capsys.readouterr().err
+    assert "resnet83 is not one of them; the file is resnet32" in err and not out.exists()
+
+
+def _renamed(model: nn.Module) -> dict:
+    """A cifarnets net's state dict in akamaster's names (module. prefix, linear head)."""
+    return {"module." + k.replace("fc.", "linear."): v for k, v in model.state_dict().items()}
+
+
+COULD_BE = "resnet20 (3 blocks per stage), resnet32 (5 blocks per stage)"
+
+
+def test_a_file_that_fits_no_net_says_what_it_found(tmp_path, capsys):
+    # Four blocks per stage: a ResNet-26, which no one published.
+    state = _peer_checkpoint(_random_peer(4))["state_dict"]
+    with pytest.raises(ConversionError) as info:
+        infer_akamaster_arch(state)
+    message = str(info.value)
+    assert "4 blocks per stage would be a ResNet-26" in message
+    assert "4/4/4 blocks per stage in layer1, layer2, layer3" in message
+    assert "a 10-class head (linear.weight (10, 64))" in message
+    assert "keys, e.g. bn1.bias" in message
+    assert COULD_BE in message and "resnet1202 (200 blocks per stage)" in message
+    # Stages of different lengths.
+    uneven = {k: v for k, v in _peer_checkpoint(_random_peer(5))["state_dict"].items()
+              if not k.startswith("module.layer2.4.")}
+    with pytest.raises(ConversionError, match="5/4/5 blocks per stage") as info:
+        infer_akamaster_arch(uneven)
+    assert "equally many blocks" in str(info.value)
+    # A bottleneck net (cifarnets' own resnet83 under akamaster's names).
+    with pytest.raises(ConversionError, match=r"also have bn3, conv3 \(a bottleneck net\)"):
+        infer_akamaster_arch(_renamed(cifarnets.resnet83()))
+    # Other widths than the paper's 16/32/64.
+    with pytest.raises(ConversionError, match=r"\(16, 16, 32, 64, 128\), not"):
+        infer_akamaster_arch(_peer_checkpoint(_random_peer(3))["state_dict"] | {
+            "module.linear.weight": torch.zeros(10, 128)})
+    # Through the command line: exit 2, what it found, nothing written.
+    src, out = tmp_path / "r26.th", tmp_path / "r26.safetensors"
+    torch.save({"state_dict": state}, src)
+    assert cli_main(["convert", "akamaster", str(src), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(src) in err and "ResNet-26" in err and COULD_BE in err and not out.exists()
+
+
+def test_a_file_without_a_state_dict_says_what_it_holds(tmp_path, capsys):
+    src, out = tmp_path / "meta.th", tmp_path / "out.safetensors"
+    torch.save({"epoch": 200, "best_prec1": 93.6}, src)
+    assert cli_main(["convert", "akamaster", str(src), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds no state dict" in err and "['best_prec1', 'epoch']" in err
+
+
 # -- the packaged ports: what a user loads today ------------------------------------------
 
 PORTED = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61}
@@ -179,7 +277,7 @@ def test_ported_weights_say_where_they_come_from_and_are_default_until_own_ones(
     # its own for the net (resnet20 has them from the CPU runs; the others wait for a GPU).
     own = [w for w in cifarnets.get_model_weights(arch)
            if not (w.ported or w.partial) and w.dataset == "cifar10"]
-    expected = {w.name for w in own} if own else {weights.name}
+    expected = {w.value.name for w in own} if own else {weights.name}
     assert cifarnets.get_weights("DEFAULT", arch).name in expected
 
 

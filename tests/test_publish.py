@@ -153,13 +153,90 @@ def card_for(partial: bool, meets_target: bool | None) -> str:
 
 
 def test_the_model_card_says_reproduces_only_where_the_verdict_does(weights_dir):
-    assert 'It reproduces the row "ResNet-20"' in card_for(partial=False, meets_target=True)
+    assert 'resnet20.test_v1 reproduces the row "ResNet-20"' in \
+        card_for(partial=False, meets_target=True)
     assert "does not reproduce" in card_for(partial=False, meets_target=False)
     for card in (card_for(partial=False, meets_target=None),
                  card_for(partial=True, meets_target=None),
                  card_for(partial=True, meets_target=True)):  # a hand-edited manifest
-        assert "It reproduces" not in card
+        assert "reproduces the row" not in card
     assert "**Partial**" in card_for(partial=True, meets_target=True)
+
+
+def _hub_card(weights_dir, tmp_path, capsys, **changes) -> Path:
+    """README.md of resnet20.test_v1 (with ``changes``) as `publish hub --dry-run` writes it."""
+    weights, _ = make_weights()
+    _, defaults = publish.read_folder(weights_dir)
+    changed = cifarnets.Weights.from_dict({**weights.to_dict(), **changes})
+    publish.write_manifest(weights_dir, {changed.name: changed}, defaults)
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
+    assert "[dry run] would upload" in capsys.readouterr().out
+    return tmp_path / "hub" / "resnet20.test_v1" / "README.md"
+
+
+def test_the_model_card_is_one_the_hub_understands(weights_dir, tmp_path, capsys):
+    """The Hub's own parser reads the task, data set, license and the test accuracy as an
+    evaluation result (model-index), as the Hub does to show it."""
+    from huggingface_hub import ModelCard, metadata_load
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    readme = _hub_card(weights_dir, tmp_path, capsys, training={
+        "time_s": 36718.3, "hardware": ["CPU X (compile, fp32)"], "chunks": 8,
+        "epochs": 164, "torch": ["2.14.1"], "commit": "abc123"})
+    meta = metadata_load(readme)
+    assert meta["pipeline_tag"] == "image-classification"
+    assert meta["library_name"] == "timm" and meta["license"] == "mit"
+    assert meta["datasets"] == ["uoft-cs/cifar10"] and meta["metrics"] == ["accuracy"]
+    assert {"image-classification", "cifar10", "resnet", "timm"} <= set(meta["tags"])
+    name, results = model_index_to_eval_results(meta["model-index"])
+    assert name == "resnet20.test_v1" and len(results) == 1
+    result = results[0]
+    assert (result.task_type, result.dataset_type, result.dataset_name, result.dataset_split,
+            result.metric_type) == ("image-classification", "uoft-cs/cifar10", "CIFAR-10",
+                                    "test", "accuracy")
+    assert result.metric_value == 87.66 and "(%)" in result.metric_name  # 100 - 12.34
+    assert result.source_url is None  # the project's own measurement
+
+    card = ModelCard.load(readme)
+    assert card.data.eval_results == results and card.data.pipeline_tag == "image-classification"
+    text = card.text
+    assert "Test error **12.34 %** (accuracy 87.66 %)" in text
+    assert "10.2 h of training" in text and "36718" not in text
+    assert 'timm.create_model("hf-hub:cifarnets-test/resnet20.test_v1", pretrained=True)' in text
+    assert "cifarnets.resnet20(weights=\"test_v1\")" in text and "He, Kaiming" in text
+
+
+def test_a_ported_card_names_its_source_and_license():
+    from huggingface_hub import ModelCard
+
+    weights = cifarnets.get_weights("resnet56.cifar10_akamaster")  # the packaged port
+    card = ModelCard(model_card(weights))
+    assert card.data.license == "bsd-2-clause" and card.data.library_name == "timm"
+    (result,) = card.data.eval_results
+    assert result.metric_value == round(100 - weights.test_error, 2)
+    assert result.source_url.startswith("https://github.com/akamaster/pytorch_resnet_cifar10")
+    assert "akamaster" in result.source_name
+    assert "Copyright (c) 2018, Yerlan Idelbayev" in card.text
+    assert "best test error" in card.text  # the selection: not a final-epoch number
+    assert "report" not in card.text  # nothing to say of the lab report, nor a seed report
+    # CIFAR-100 weights point at CIFAR-100.
+    c100 = cifarnets.Weights.from_dict({**weights.to_dict(), "dataset": "cifar100",
+                                        "num_classes": 100})
+    card = ModelCard(model_card(c100))
+    assert card.data.datasets == ["uoft-cs/cifar100"]
+    assert card.data.eval_results[0].dataset_name == "CIFAR-100"
+
+
+def test_the_model_card_names_the_lab_report_once_before_its_first_mention(weights_dir):
+    own = card_for(partial=False, meets_target=True)
+    weights = cifarnets.get_weights("resnet20.test_v1")
+    bottleneck = model_card(cifarnets.Weights.from_dict(  # its summary names the report
+        {**weights.to_dict(), "arch": "resnet83", "tag": "t_v1"}))
+    for card in (own, bottleneck):
+        assert "seed report" not in card
+        assert card.count('"Lab1 - Deep Residual Learning"') == 1
+        assert card.index("Lab1") < card.index("the lab report's")
+        assert "course Deep Learning and Practice" in card and "resnet83 and resnet164" in card
 
 
 def test_the_same_weights_and_metadata_give_the_same_file():

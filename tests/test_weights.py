@@ -580,7 +580,7 @@ def test_publish_dry_run_writes_the_repo_offline(weights_dir, tmp_path, capsys):
     config = json.loads((folder / "config.json").read_text())
     assert config["sha256"] == weights.sha256 and config["num_classes"] == 10
     card = (folder / "README.md").read_text()
-    assert "library_name: cifarnets" in card and "12.34 %" in card
+    assert "library_name: timm" in card and "12.34 %" in card
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
 
 
