@@ -33,7 +33,14 @@ from .errors import (
     WeightsUnavailableError,
     WeightsUnreachableError,
 )
-from .weights import HUB_FILENAME, Weights, how_to_fix_folder, is_private_dir, pretrained_dir
+from .weights import (
+    HUB_FILENAME,
+    Weights,
+    how_to_fix_folder,
+    is_private_dir,
+    pretrained_dir,
+    ships_in_package,
+)
 
 __all__ = ["cached_repo_file", "download_repo_file", "download_url", "fetch", "hub_call",
            "sha256_of"]
@@ -175,9 +182,14 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None,
     if isinstance(hub_error, WeightsIntegrityError):
         raise hub_error  # it names the damaged file and how to heal it
     # Where a copy of the file would come from: the user's own folder, or a wheel.
-    copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
-            f"{pretrained_dir()} (`cifarnets publish add` writes it there)" if is_private_dir()
-            else "install a cifarnets wheel that ships its weights")
+    if not ships_in_package(weights):  # the Hub's alone (README "Weights"): cached once
+        copy = ("load it once while online: huggingface_hub keeps it in its cache, and "
+                "HF_HUB_OFFLINE=1 uses that copy")
+    elif is_private_dir():
+        copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
+                f"{pretrained_dir()} (`cifarnets publish add` writes it there)")
+    else:
+        copy = "install a cifarnets wheel that ships its weights"
     error = WeightsUnavailableError
     if hub_error is None:
         where = "it has not been uploaded to the Hub yet"

@@ -46,7 +46,7 @@ from .errors import (
     PublishError,
 )
 from .evaluate import evaluate
-from .hub import hub_call, sha256_of
+from .hub import fetch, hub_call, sha256_of
 from .loading import load_weights_file
 from .models import get_model
 from .reference import REFERENCES, tolerance
@@ -60,6 +60,7 @@ from .weights import (
     pretrained_cfg_for,
     pretrained_dir,
     read_manifest,
+    ships_in_package,
 )
 
 if TYPE_CHECKING:
@@ -372,6 +373,35 @@ def _install(folder: Path, table: dict[str, Weights], defaults: dict[str, dict[s
     defaults = {a: dict(d) for a, d in defaults.items()}
     _set_default(defaults, table, weights, make_default)
     write_manifest(folder, table, defaults)
+    sync_package(folder)  # a new DEFAULT may let a pinned one leave the package
+
+
+def sync_package(folder: Path) -> tuple[list[str], list[str]]:
+    """Make the folder's weight files what the package ships (``ships_in_package``): a
+    pinned weight that no longer ships leaves (the Hub serves it, at its pinned
+    commit), one that ships but is missing is fetched from the Hub and verified.
+    Returns ``(removed, added)`` names; each is printed."""
+    table, defaults = read_folder(folder)
+    removed, added = [], []
+    for weights in table.values():
+        path = folder / weights.filename
+        ships = ships_in_package(
+            weights, is_default=defaults.get(weights.arch, {}).get(weights.dataset) == weights.tag)
+        if not ships and path.is_file():
+            path.unlink()
+            removed.append(weights.name)
+            print(f"{weights.name} leaves the package: the Hub serves it "
+                  f"({weights.hub_repo}@{weights.hub_revision[:12]})")
+        elif ships and not path.is_file():
+            try:
+                source = fetch(weights)
+            except CifarnetsError as err:
+                raise PublishError(f"{weights.name} ships in the package but is not in "
+                                   f"{folder}, and fetching it failed: {err}") from err
+            atomic_write(path, source.read_bytes())
+            added.append(weights.name)
+            print(f"{weights.name} joins the package (fetched from {weights.hub_repo})")
+    return removed, added
 
 
 # -- package -> Hub -------------------------------------------------------------------
@@ -572,10 +602,11 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
     """Write the repo folder of ``weights`` under ``out_dir``; return it."""
     folder = out_dir / weights.name
     folder.mkdir(parents=True, exist_ok=True)
-    source = pretrained_dir() / weights.filename
-    if not source.is_file() or sha256_of(source) != weights.sha256:
-        raise PublishError(f"{source} is missing or does not match the manifest's sha256; "
-                           f"publish it again with `cifarnets publish add`")
+    try:  # the packaged copy, or (a weight only the Hub serves) the Hub's, verified
+        source = fetch(weights)
+    except CifarnetsError as err:
+        raise PublishError(f"cannot get the file of {weights.name} ({err}); publish it again "
+                           f"with `cifarnets publish add`") from err
     shutil.copyfile(source, folder / HUB_FILENAME)
     (folder / "config.json").write_text(json.dumps(hub_config(weights), indent=2) + "\n")
     (folder / "README.md").write_text(model_card(weights))
@@ -716,4 +747,6 @@ def _hub(args: argparse.Namespace) -> int:
         revision = upload_hub_repo(weights, folder)
         pin_revision(weights, revision)
         print(f"uploaded {weights.name} to {weights.hub_repo}@{revision}; pinned in the manifest")
+    if not args.dry_run:
+        sync_package(pretrained_dir())  # what the Hub now serves may leave the package
     return 0

@@ -325,13 +325,15 @@ def default_weights(arch: str, dataset: str = "cifar10") -> Weights | None:
 PACKAGED_MAX_DEPTH = 110
 
 
-def ships_in_package(weights: Weights) -> bool:
-    """Whether ``weights``' file belongs in the package (see ``PACKAGED_MAX_DEPTH``)."""
+def ships_in_package(weights: Weights, is_default: bool | None = None) -> bool:
+    """Whether ``weights``' file belongs in the package (see ``PACKAGED_MAX_DEPTH``);
+    ``is_default``: whether it is its net's DEFAULT (default: as the manifest says)."""
     if weights.hub_revision is None:
         return True
+    if is_default is None:
+        is_default = default_weights(weights.arch, weights.dataset) == weights
     info = model_info(weights.arch)
-    return (info.family == "paper" and info.depth <= PACKAGED_MAX_DEPTH
-            and default_weights(weights.arch, weights.dataset) == weights)
+    return info.family == "paper" and info.depth <= PACKAGED_MAX_DEPTH and is_default
 
 
 def _accepted(arch: str | None) -> str:

@@ -54,3 +54,15 @@ def test_licenses_are_declared_and_cover_every_ported_weight():
                 assert needed in notices, (entry["arch"], needed)
             assert source["license"] == "BSD-2-Clause" and "Redistributions in binary form" \
                 in notices
+
+
+def test_the_package_holds_exactly_the_files_the_wheel_rule_ships():
+    # README "Weights": every weight the Hub does not serve yet, and the DEFAULTs of the
+    # paper's nets up to 110 layers; nothing else weighs on every install.
+    from cifarnets.weights import read_manifest, ships_in_package
+
+    folder = REPO / "cifarnets" / "pretrained"
+    table, defaults = read_manifest(folder / "manifest.json")
+    packaged = {p.name for p in folder.glob("*.safetensors")}
+    assert packaged == {w.filename for w in table.values() if ships_in_package(
+        w, is_default=defaults.get(w.arch, {}).get(w.dataset) == w.tag)}

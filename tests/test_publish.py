@@ -303,3 +303,56 @@ def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, t
     assert "nothing was pinned. Fix: connect" in err
     assert "Traceback" not in err
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision is None
+
+
+def test_what_the_hub_serves_leaves_the_package_and_loads_from_the_hub(
+        weights_dir, fake_hub, tmp_path, capsys, monkeypatch):
+    """The wheel-size rule (README "Weights"): once pinned on the Hub, only the DEFAULT of
+    a paper net up to 110 layers stays packaged; the rest loads from the Hub, and offline
+    without a cached copy it fails at once with the fix."""
+    from huggingface_hub import constants
+
+    make_weights("resnet20", tag="cifar10_v1")
+    make_weights("resnet20", tag="cifar10_v0", default=False, seed=1)
+    make_weights("resnet83", tag="cifar10_v1", seed=2)
+    assert {p.name for p in weights_dir.glob("*.safetensors")} == {
+        "resnet20.cifar10_v1.safetensors", "resnet20.cifar10_v0.safetensors",
+        "resnet83.cifar10_v1.safetensors"}  # nothing on the Hub yet: all of it ships
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
+    out = capsys.readouterr().out
+    assert "resnet20.cifar10_v0 leaves the package" in out
+    assert "resnet83.cifar10_v1 leaves the package" in out
+    assert {p.name for p in weights_dir.glob("*.safetensors")} == {
+        "resnet20.cifar10_v1.safetensors"}
+    for name in ("resnet20.cifar10_v1", "resnet20.cifar10_v0", "resnet83.cifar10_v1"):
+        weights = cifarnets.get_weights(name)
+        assert publish.ships_in_package(weights) == (name == "resnet20.cifar10_v1")
+    # Offline with an empty cache: the Hub-only weight fails fast, with the fix.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(cifarnets.WeightsUnreachableError, match="load it once while online"):
+        cifarnets.resnet83(pretrained=True)
+    assert cifarnets.resnet20(pretrained=True).pretrained_weights.tag == "cifar10_v1"
+    # Online, it downloads once; then offline uses the cached copy.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    online = cifarnets.resnet83(pretrained=True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cached = cifarnets.resnet83(pretrained=True)
+    assert torch.equal(online.conv1.weight, cached.conv1.weight)
+
+
+def test_a_new_default_lets_the_pinned_one_go_and_a_pinned_default_comes_back(
+        weights_dir, fake_hub, tmp_path, capsys):
+    make_weights("resnet20", tag="cifar10_akamaster")  # the DEFAULT, pinned next
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
+    assert (weights_dir / "resnet20.cifar10_akamaster.safetensors").is_file()  # DEFAULT
+    table, defaults = publish.read_folder(weights_dir)
+    # The project's own weights become DEFAULT: the pinned port leaves the package.
+    own, _ = make_weights("resnet20", tag="cifar10_v1", seed=1)
+    publish.sync_package(weights_dir)
+    assert not (weights_dir / "resnet20.cifar10_akamaster.safetensors").exists()
+    # Made DEFAULT again, it is fetched back from the Hub (verified).
+    publish.write_manifest(weights_dir, publish.read_folder(weights_dir)[0], defaults)
+    removed, added = publish.sync_package(weights_dir)
+    assert added == ["resnet20.cifar10_akamaster"] and removed == []
+    assert cifarnets.hub.sha256_of(weights_dir / "resnet20.cifar10_akamaster.safetensors") == \
+        table["resnet20.cifar10_akamaster"].sha256
