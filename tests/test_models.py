@@ -78,10 +78,12 @@ def num_params(model: nn.Module) -> int:
 
 
 def test_registry_is_complete():
-    assert set(ALL) == set(EXPECTED_PARAMS)
+    # Every net of the paper and the lab report is registered (a net added later is
+    # covered by the registry-parametrised tests without an entry here).
+    assert set(EXPECTED_PARAMS) <= set(ALL)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_exact_parameter_count(name):
     model = build(name)
     assert num_params(model) == EXPECTED_PARAMS[name]
@@ -96,6 +98,7 @@ def test_registry_facts_match_the_net(name):
         with FlopCounterMode(display=False) as counter:
             model(torch.empty(1, 3, 32, 32))
     assert counter.get_total_flops() // 2 == info.macs
+    assert num_params(model) == info.num_params
     assert model.depth == info.depth
     assert model.block == info.block
     assert model.shortcut == info.shortcut
