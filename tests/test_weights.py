@@ -171,7 +171,7 @@ def test_list_models_pretrained_lists_only_nets_with_weights(weights_dir):
     make_weights("resnet20", tag="cifar10_v1")
     assert cifarnets.list_models("plain*", pretrained=True) == ["plain20"]
     assert cifarnets.list_models(pretrained=True) == ["resnet20", "plain20"]
-    assert len(cifarnets.list_models()) == 15
+    assert len(cifarnets.list_models()) > len(cifarnets.list_models(pretrained=True))
 
 
 def test_progress_false_turns_the_download_bar_off_for_that_download(weights_dir, fake_hub,
