@@ -512,8 +512,7 @@ def model_card(weights: Weights) -> str:
     m = weights.metrics
     dataset_name = HUB_DATASETS.get(weights.dataset, (weights.dataset, weights.dataset))[1]
     ref = REFERENCES.get(weights.arch)
-    # The nets' one-line summaries name the report; the card names it as a reader knows it.
-    summary = info.summary.replace("the seed report", "the lab report")
+    summary = info.summary
     parts = []
     if weights.partial:
         parts.append("**Partial**: published from a run that is not its recipe's full "

@@ -36,3 +36,17 @@ def test_readme_own_weights_pair_matches_the_manifest():
         assert [report.strip(), paper.strip()] == [f"{v} %" if v else "-"
                                                    for v in (ref.report, ref.paper)], net
         assert float(target) == ref.target, net
+
+
+def test_no_shipped_text_calls_the_lab_report_a_seed_report():
+    # A reader cannot know what the project once called its starting report; the README
+    # names the lab report once, and every text says "the lab report".
+    import subprocess
+
+    phrase = "seed" + " report"  # spelled apart, so that this file does not match itself
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    offenders = [name for name in tracked if (REPO / name).is_file()
+                 and (REPO / name).suffix in (".py", ".md", ".sh", ".toml", ".json", ".txt")
+                 and phrase in (REPO / name).read_text(errors="ignore").lower()]
+    assert not offenders, offenders
