@@ -35,6 +35,7 @@ from cifarnets.training import (
 )
 from cifarnets.training import spec as spec_module
 from cifarnets.training.folder import RunFolder
+from cifarnets.training.records import ChunkRecord, ExecutorFallback
 
 # 256 training images in batches of 64: 4 steps per epoch, ~1 s per epoch on 2 cores.
 TINY = get_recipe("report").with_changes(epochs=3, batch_size=64, milestones=(2,))
@@ -71,9 +72,9 @@ def test_loss_falls_and_outputs_are_written(cifar10_root, tmp_path):
     assert result.final_test_error == result.history[-1]["test_error"]
     assert result.command == "pytest" and not result.full_recipe
     (chunk,) = result.chunks
-    assert chunk["epochs_added"] == 3 and chunk["torch"] == torch.__version__
-    assert chunk["precision"] == "fp32" and chunk["executor"] in ("eager", "compile")
-    assert chunk["hardware"].startswith("CPU ")
+    assert chunk.epochs_added == 3 and chunk.torch == torch.__version__
+    assert chunk.precision == "fp32" and chunk.executor in ("eager", "compile")
+    assert chunk.hardware.startswith("CPU ")
 
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
@@ -103,7 +104,7 @@ def test_resume_equals_uninterrupted(cifar10_root, tmp_path):
     checkpoint = tmp_path / "b" / spec.name / "checkpoint.safetensors"
     assert checkpoint.is_file() and checkpoint.stat().st_size < 2.5e6  # net + momentum
     (resumed,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / "b", runtime=QUIET)
-    assert resumed.epochs == 3 and [c["epochs_added"] for c in resumed.chunks] == [2, 1]
+    assert resumed.epochs == 3 and [c.epochs_added for c in resumed.chunks] == [2, 1]
     assert [h["chunk"] for h in resumed.history] == [0, 0, 1]
     assert_same_weights(final_weights(tmp_path / "a", spec), final_weights(tmp_path / "b", spec))
 
@@ -132,9 +133,9 @@ def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path)
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=other, stop_after_epochs=1)
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.status == "finished"
-    assert [c["threads"] for c in result.chunks][1] == 1
-    assert [c["executor"] for c in result.chunks] == ["eager", "compile", "eager"]
-    assert [c["channels_last"] for c in result.chunks] == [True, False, True]
+    assert [c.threads for c in result.chunks][1] == 1
+    assert [c.executor for c in result.chunks] == ["eager", "compile", "eager"]
+    assert [c.channels_last for c in result.chunks] == [True, False, True]
 
 
 def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
@@ -184,7 +185,7 @@ def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, 
     assert "SIGTERM: stopping at the end of this epoch" in err
     result = read_result(tmp_path / spec.name)
     assert result.status == "running" and 1 <= result.epochs < 40
-    assert "SIGTERM" in result.chunks[-1]["stopped"]
+    assert "SIGTERM" in result.chunks[-1].stopped
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
@@ -196,7 +197,7 @@ def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=budget)
     assert result.status == "running" and 1 <= result.epochs < 50
     assert time.monotonic() - started < 30
-    assert "time budget" in result.chunks[-1]["stopped"]
+    assert "time budget" in result.chunks[-1].stopped
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
@@ -436,7 +437,7 @@ def test_a_new_executor_plugs_in_without_touching_the_rest(cifar10_root, tmp_pat
                           data_root=cifar10_root, out_dir=tmp_path, runtime=runtime)
     finally:
         del EXECUTORS["counting"]
-    assert calls == [64] * 4 and result.chunks[0]["executor"] == "counting"
+    assert calls == [64] * 4 and result.chunks[0].executor == "counting"
 
 
 @pytest.mark.cuda
@@ -451,7 +452,7 @@ def test_cuda_graph_step_matches_the_eager_step(cifar10_root, tmp_path):
                           channels_last=False, progress=False)
         (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / executor,
                           runtime=runtime)
-        assert result.chunks[0]["executor"] == executor
+        assert result.chunks[0].executor == executor
         weights[executor] = final_weights(tmp_path / executor, spec)
     for key in weights["eager"]:
         torch.testing.assert_close(weights["cuda_graph"][key], weights["eager"][key],
@@ -472,15 +473,45 @@ def test_cuda_graph_runs_resume_and_run_side_by_side(cifar10_root, tmp_path):
           stop_after_epochs=1)  # the first chunk on the CPU
     parts = train(specs, data_root=cifar10_root, out_dir=tmp_path / "parts", runtime=gpu)
     assert [r.status for r in whole + parts] == ["finished"] * 4
-    assert all(r.chunks[-1]["executor"] == "cuda_graph" for r in whole + parts)
-    assert all(r.chunks[-1]["precision"] == "bf16" for r in whole)
-    assert [c["device"] for c in parts[0].chunks] == ["cpu", "cuda"]
+    assert all(r.chunks[-1].executor == "cuda_graph" for r in whole + parts)
+    assert all(r.chunks[-1].precision == "bf16" for r in whole)
+    assert [c.device for c in parts[0].chunks] == ["cpu", "cuda"]
     assert whole[0].warmup_end_step is not None
     for spec in specs:
         a, b = final_weights(tmp_path / "whole", spec), final_weights(tmp_path / "parts", spec)
         for key in a:  # bf16 and another device for one epoch: close, not equal
             torch.testing.assert_close(a[key].float(), b[key].float(), rtol=0.1, atol=0.05,
                                        msg=key)
+
+
+# A chunk record as every version before the executor checks wrote it.
+OLD_CHUNK = {"index": 0, "start_epoch": 0, "end_epoch": 3, "epochs_added": 3, "wall_s": 1623.4,
+             "started_at": "2026-12-01T11:32:51+00:00", "host": "vm",
+             "hardware": "CPU AMD EPYC (AVX2, 1 thread)", "device": "cpu",
+             "torch": "2.14.1+cu130", "cuda": None, "cifarnets": "0.1.0", "commit": "4790",
+             "command": "python -m cifarnets.reproduce --models plain20", "executor": "compile",
+             "precision": "fp32", "channels_last": True, "threads": 1, "stopped": None}
+
+
+def test_chunk_records_read_and_write_back_every_earlier_format():
+    committed = [json.loads(p.read_text()) for p in sorted(REPO.glob("runs/*/*/chunks.json"))]
+    for records in [[OLD_CHUNK], *committed]:
+        chunks = [ChunkRecord.from_dict(c) for c in records]
+        # Unchanged, key order included: a rewritten chunks.json differs by new chunks only.
+        assert json.dumps([c.to_dict() for c in chunks]) == json.dumps(records)
+        assert all(c.executor_asked is None and c.fallbacks == [] for c in chunks)
+    old = ChunkRecord.from_dict(OLD_CHUNK)
+    assert old.label == "CPU AMD EPYC (AVX2, 1 thread) (compile, fp32)" and old.check_s is None
+    # A newer version's keys are kept; a record of this version says what was asked and
+    # what failed.
+    fallback = ExecutorFallback("cuda_graph", "compile", "raised RuntimeError: capture", 1, 0)
+    new = {**OLD_CHUNK, "executor_asked": "auto", "fallbacks": [fallback.to_dict()],
+           "check_s": 1.5, "from_the_future": [1]}
+    record = ChunkRecord.from_dict(new)
+    assert record.fallbacks == [fallback] and record.extra == {"from_the_future": [1]}
+    assert record.to_dict() == new and list(record.to_dict()) == list(new)
+    with pytest.raises(TypeError):
+        ChunkRecord.from_dict({"executor": "eager"})  # no index: not a chunk record
 
 
 def test_each_epoch_trains_in_train_mode(cifar10_root):

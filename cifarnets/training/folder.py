@@ -24,6 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .._safetensors import RUN_STATE_KEY, atomic_write, canonical_bytes
+from .records import ChunkRecord
 from .results import SUMMARY, RunResult, read_result
 from .spec import RunSpec
 
@@ -125,14 +126,14 @@ class RunFolder:
 
     # -- logs and results -------------------------------------------------------------------
 
-    def write_logs(self, history: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+    def write_logs(self, history: list[dict[str, Any]], chunks: list[ChunkRecord]) -> None:
         if history:
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(history)
             atomic_write(self.path / "log.csv", buffer.getvalue().encode())
-        atomic_write(self.path / "chunks.json", _json(chunks))
+        atomic_write(self.path / "chunks.json", _json([c.to_dict() for c in chunks]))
 
     def write_result(self, result: RunResult, weights: dict[str, torch.Tensor] | None,
                      weights_meta: dict[str, str] | None = None) -> None:

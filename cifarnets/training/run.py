@@ -20,6 +20,7 @@ from ..data import get_dataset_spec
 from ..evaluate import count_correct
 from .executors import StepParts, make_executor
 from .loader import DeviceData
+from .records import ChunkRecord
 from .spec import RunSpec, Runtime
 
 __all__ = ["DIVERGED_LOSS", "TrainingRun"]
@@ -64,7 +65,7 @@ class TrainingRun:
         # Progress: everything below is in state_dict().
         self.epoch = 0  # completed epochs
         self.history: list[dict[str, Any]] = []
-        self.chunks: list[dict[str, Any]] = []
+        self.chunks: list[ChunkRecord] = []
         self.in_warmup = spec.warmup
         self.warmup_end_step: int | None = None
         self.status = "running"  # -> "finished" or "diverged"
@@ -80,7 +81,8 @@ class TrainingRun:
             buffer = state.get("momentum_buffer")
             if buffer is not None:
                 tensors[f"momentum.{names[param]}"] = _portable(buffer)
-        progress = {"epoch": self.epoch, "history": self.history, "chunks": self.chunks,
+        progress = {"epoch": self.epoch, "history": self.history,
+                    "chunks": [c.to_dict() for c in self.chunks],
                     "in_warmup": self.in_warmup, "warmup_end_step": self.warmup_end_step,
                     "status": self.status, "message": self.message}
         return {"tensors": tensors, "progress": progress, "spec": self.spec.to_dict()}
@@ -101,7 +103,7 @@ class TrainingRun:
         progress = state["progress"]
         self.epoch = progress["epoch"]
         self.history = list(progress["history"])
-        self.chunks = list(progress["chunks"])
+        self.chunks = [ChunkRecord.from_dict(c) for c in progress["chunks"]]
         self.in_warmup = progress["in_warmup"]
         self.warmup_end_step = progress["warmup_end_step"]
         self.status = progress["status"]
