@@ -126,16 +126,25 @@ def test_the_same_weights_give_the_same_file(cifar10_root, tmp_path):
 
 def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path):
     """Chunks with other runtimes continue the same run: the identity is the spec."""
+    from torch._dynamo.utils import counters
+
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
     other = Runtime(progress=False, executor="compile", channels_last=False, threads=1,
                     precision="fp32")
+    graphs = counters["stats"]["unique_graphs"]
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=other, stop_after_epochs=1)
+    # The step compiled for the check is the one that trains: compiled once at most.
+    assert counters["stats"]["unique_graphs"] - graphs <= 1
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.status == "finished"
     assert [c.threads for c in result.chunks][1] == 1
     assert [c.executor for c in result.chunks] == ["eager", "compile", "eager"]
     assert [c.channels_last for c in result.chunks] == [True, False, True]
+    # compile passed its check against the eager step (eager needs none).
+    assert [c.fallbacks for c in result.chunks] == [[], [], []]
+    assert [c.check_s is not None and c.check_s > 0 for c in result.chunks] == [
+        False, True, False]
 
 
 def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
@@ -437,7 +446,9 @@ def test_a_new_executor_plugs_in_without_touching_the_rest(cifar10_root, tmp_pat
                           data_root=cifar10_root, out_dir=tmp_path, runtime=runtime)
     finally:
         del EXECUTORS["counting"]
-    assert calls == [64] * 4 and result.chunks[0].executor == "counting"
+    # Its check against the eager step first (3 steps, undone), then the epoch's 4.
+    assert calls == [64] * (3 + 4) and result.chunks[0].executor == "counting"
+    assert result.chunks[0].fallbacks == [] and result.chunks[0].check_s > 0
 
 
 @pytest.mark.cuda

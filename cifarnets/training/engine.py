@@ -222,9 +222,10 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             save(run, folder)
             results[run.spec.name] = _result(run, command)
     if active:
-        log(f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}, "
-            f"{runtime.precision}" + (f", budget {runtime.max_minutes:g} min"
-                                      if deadline else ""))
+        fallbacks = "".join(f" -> {e}" for e in runtime.executor_fallbacks)
+        log(f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}"
+            f"{fallbacks}, {runtime.precision}" + (f", budget {runtime.max_minutes:g} min"
+                                                   if deadline else ""))
     stop = _StopRequest()
     epochs_this_call = 0
     last_round_s: float | None = None
