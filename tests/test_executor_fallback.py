@@ -352,3 +352,29 @@ def test_a_fallback_reaches_the_published_weights(cifar10_root, tmp_path, weight
     (line,) = training["executor_fallbacks"]
     assert line.startswith("chunk 0: raising -> eager (epoch 1): raised RuntimeError")
     assert any(h.endswith("(eager, fp32)") for h in training["hardware"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_captured_step_proves_itself_and_a_failed_capture_falls_back(
+        cifar10_root, tmp_path, monkeypatch, capsys):
+    """What no CPU test runs: cuda_graph's real check (bf16, again after the capture for
+    the lr of epoch 3), and the fallback from a capture that runs out of memory."""
+    gpu = Runtime(device="cuda", progress=False, checkpoint_every_s=0)  # auto, bf16
+    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "auto",
+                      runtime=gpu)
+    (chunk,) = result.chunks
+    assert (chunk.executor_asked, chunk.executor, chunk.fallbacks) == ("auto", "cuda_graph", [])
+    assert chunk.precision == "bf16" and chunk.check_s > 0
+
+    def out_of_memory(self, images_u8, labels):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(executors_module.CudaGraphExecutor, "_capture", out_of_memory)
+    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "oom",
+                      runtime=gpu)
+    (chunk,) = result.chunks
+    assert result.status == "finished" and chunk.executor in ("compile", "eager")
+    assert chunk.fallbacks[0].executor == "cuda_graph"
+    assert chunk.fallbacks[0].reason.startswith("raised OutOfMemoryError: CUDA out of memory")
+    assert "executor 'cuda_graph' failed its check" in capsys.readouterr().err

@@ -37,10 +37,14 @@ def test_epoch_times_reads_each_chunk_of_a_run(tmp_path):
     run = tmp_path / "resnet20-cifar10-report-s0"
     run.mkdir()
     chunk = {"hardware": "CPU X", "executor": "compile", "threads": 1}
+    fallback = {"executor": "compile", "to": "eager", "reason": "raised InvalidCxxCompiler",
+                "epoch": 6, "step": 1955}
     (run / "chunks.json").write_text(json.dumps([
         {**chunk, "index": 0, "start_epoch": 0, "end_epoch": 3, "precision": "fp32"},
-        {**chunk, "index": 1, "start_epoch": 3, "end_epoch": 5, "precision": "bf16"}]))
-    times = [(0, 900.0), (0, 200.0), (0, 210.0), (1, 500.0), (1, 120.0)]
+        {**chunk, "index": 1, "start_epoch": 3, "end_epoch": 5, "precision": "bf16"},
+        {**chunk, "index": 2, "start_epoch": 5, "end_epoch": 6, "precision": "bf16",
+         "executor": "eager", "executor_asked": "auto", "fallbacks": [fallback]}]))
+    times = [(0, 900.0), (0, 200.0), (0, 210.0), (1, 500.0), (1, 120.0), (2, 300.0)]
     (run / "log.csv").write_text("epoch,epoch_time_s,chunk\n" + "".join(
         f"{i + 1},{t},{c}\n" for i, (c, t) in enumerate(times)))
     result = subprocess.run([sys.executable, "benchmarks/epoch_times.py", str(run), "--out",
@@ -49,6 +53,7 @@ def test_epoch_times_reads_each_chunk_of_a_run(tmp_path):
     # Each chunk's first epoch (compile warm-up) is left out of its median.
     assert "| 0 | 1-3 | CPU X | compile | fp32 | 205.0 (200.0-210.0) | 2 |" in result.stdout
     assert "| 1 | 4-5 | CPU X | compile | bf16 | 120.0 (120.0-120.0) | 1 |" in result.stdout
+    assert "| 2 | 6-6 | CPU X | eager (after compile failed) | bf16 | - | 0 |" in result.stdout
     assert "command: python benchmarks/epoch_times.py" in (tmp_path / "epoch-times.md").read_text()
 
 
