@@ -32,12 +32,17 @@ Measured on a Xeon with AVX-512 and AMX (torch 2.14, one thread; 3 steps of 128 
 CIFAR-10 images, at initialization and after 10 steps, lr 0.1 and 0.001), the largest
 differences of compile from eager: fp32 7.6e-3 (resnet20), 2.1e-2 (resnet110), 1.1
 (plain56 at initialization; 0.17x eager's distance from float64); bf16 0.11 (resnet20),
-0.31 (resnet110 at initialization; 1.3x), 1.4 (plain56 at initialization; 1.0x); after
-10 steps below 6e-3 for the deep nets; at most 2 of 384 predictions apart. A step with
-1.5x the lr: 0.5, and 110x-300x (fp32) or 5.5x-47x (bf16) eager's distance from float64.
+0.31 (resnet110 at initialization; 1.3x), 1.4 (plain56 at initialization; 1.1x); after
+10 steps below 6e-3 for the deep nets; at most 2 (fp32) and 8 (bf16, plain56 at
+initialization, where the net's predictions are near ties) of 384 predictions apart.
+A step with 1.5x the lr: 0.5, and 110x-300x (fp32) or 5.5x-47x (bf16) eager's distance
+from float64.
+
 A check costs about 6 of the net's steps (3 with the executor, 3 eager; and a float64
-step for each second opinion), once per chunk and per new capture; the executor's
-compilation or capture is the one that then trains, not an extra one.
+step for each second opinion), once per chunk and per new capture: resnet20 on one
+thread of the machine above, 1.7-3.5 s in fp32 and 0.2-1.7 s in bf16 at a chunk's
+start, 1-2 % of an epoch. The executor's compilation or capture is the one that then
+trains, not an extra one.
 
 An executor that disagrees or raises fails its check. Under ``executor="auto"`` (and
 for a runtime's ``executor_fallbacks``) the run then goes on with the next executor
@@ -86,17 +91,18 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("eager", "fp32"): Tolerance(rel=0.0, correct=0.0),
     ("eager", "bf16"): Tolerance(rel=0.0, correct=0.0),
     # resnet20 7.6e-3, resnet110 2.1e-2 (momentum, at initialization), 4.6e-4 after 10
-    # steps; plain56 at initialization 1.1 (second opinion: 0.17x), 2.7e-4 after 10
-    # steps. Predictions: at most 1 of 384 apart.
-    ("compile", "fp32"): Tolerance(rel=0.05, correct=0.02),
+    # steps; plain56 at initialization 1.1 (second opinion: 0.13x-0.17x), 2.7e-4 after
+    # 10 steps. Predictions: at most 2 of 384 apart (0.5 %; a net at initialization
+    # predicts near ties).
+    ("compile", "fp32"): Tolerance(rel=0.05, correct=0.05),
     # resnet20 0.11 (eager's own bf16 step: 0.14 from its fp32 one), resnet110 0.31 at
-    # initialization (1.3x), plain56 1.4 (1.0x); below 6e-3 after 10 steps. Predictions:
-    # at most 2 of 384 apart.
-    ("compile", "bf16"): Tolerance(rel=0.3, correct=0.05),
+    # initialization (1.3x), plain56 1.4 (1.0x-1.1x); below 6e-3 after 10 steps.
+    # Predictions: at most 8 of 384 apart (2.1 %, plain56 at initialization).
+    ("compile", "bf16"): Tolerance(rel=0.3, correct=0.1),
     # Unmeasured (no GPU yet): the captured step runs eager's own kernels, so it is held
     # to compile's tolerances, which cover reordered sums.
-    ("cuda_graph", "fp32"): Tolerance(rel=0.05, correct=0.02),
-    ("cuda_graph", "bf16"): Tolerance(rel=0.3, correct=0.05),
+    ("cuda_graph", "fp32"): Tolerance(rel=0.05, correct=0.05),
+    ("cuda_graph", "bf16"): Tolerance(rel=0.3, correct=0.1),
 }
 
 # Beyond its tolerance, an executor still passes a step if it is at most this many times
