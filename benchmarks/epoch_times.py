@@ -20,21 +20,26 @@ import statistics
 import sys
 from pathlib import Path
 
+from cifarnets.training.records import ChunkRecord
+
 
 def chunk_rows(run_dir: Path) -> list[dict]:
     """One row per chunk of ``run_dir``: its epochs and their median time."""
-    chunks = json.loads((run_dir / "chunks.json").read_text())
+    chunks = [ChunkRecord.from_dict(c) for c in json.loads((run_dir / "chunks.json").read_text())]
     log = run_dir / "log.csv"
     epochs = list(csv.DictReader(log.read_text().splitlines())) if log.is_file() else []
     rows = []
     for chunk in chunks:
-        times = [float(e["epoch_time_s"]) for e in epochs if int(e["chunk"]) == chunk["index"]]
+        times = [float(e["epoch_time_s"]) for e in epochs if int(e["chunk"]) == chunk.index]
         steady = times[1:]  # the first includes torch.compile's warm-up
+        executor = chunk.executor or "?"
+        if chunk.fallbacks:  # it changed during the chunk: the times mix executors
+            executor += f" (after {', '.join(f.executor for f in chunk.fallbacks)} failed)"
         rows.append({
-            "run": run_dir.name, "chunk": chunk["index"],
-            "epochs": f"{chunk['start_epoch'] + 1}-{chunk['end_epoch']}",
-            "hardware": chunk.get("hardware", "?"), "executor": chunk.get("executor", "?"),
-            "precision": chunk.get("precision", "?"),
+            "run": run_dir.name, "chunk": chunk.index,
+            "epochs": f"{chunk.start_epoch + 1}-{chunk.end_epoch}",
+            "hardware": chunk.hardware or "?", "executor": executor,
+            "precision": chunk.precision or "?",
             "median_s": statistics.median(steady) if steady else None,
             "range_s": (min(steady), max(steady)) if steady else None,
             "n": len(steady),

@@ -6,7 +6,13 @@
 #
 #   DATA=~/data OUT=~/out bash benchmarks/gpu_job.sh check speed paper   # steps, in order
 #
-#   check   the tests marked cuda (captured step == eager step; streams; resume)
+#   check   the tests marked cuda (captured step == eager step; streams; resume; the
+#           captured step's own check against the eager step, and its fallback). The
+#           check-and-fallback machinery is tested on the CPU; only these lines run on
+#           a GPU alone: CudaGraphExecutor (needs_proof, step, _capture, _warm_up) in
+#           cifarnets/training/executors.py, the torch.cuda.synchronize after the
+#           executor's steps in check.py's check_executor, and speed.py's guard of the
+#           side-by-side row.
 #   speed   benchmarks/speed.py: the fast path against the eager fp32 loop
 #   paper   cifarnets train: resnet20/56/110 and plain20/56/110, side by side
 #   report  cifarnets train: the report's bottleneck nets (resnet/plain 83, 164)
@@ -76,7 +82,8 @@ for step in "$@"; do
     check)  # a box without pytest or an index: bring wheels (pip download pytest -d .devwheels)
       python3 -c "import pytest" 2>/dev/null \
         || python3 -m pip install -q --no-index --find-links .devwheels pytest
-      python3 -m pytest -m cuda -p no:cacheprovider tests/test_training.py 2>&1 \
+      python3 -m pytest -m cuda -p no:cacheprovider tests/test_training.py \
+        tests/test_executor_fallback.py 2>&1 \
         | tee "$out/check.log" ;;
     speed) python3 benchmarks/speed.py --out "$out" 2>&1 | tee "$out/speed.log" ;;
     paper) train paper ;;

@@ -7,7 +7,7 @@ import sys
 OK = 0
 FAILED = 1  # a check failed or nothing matched
 USAGE = 2  # a usage or input error (argparse's own status for a bad argument)
-ENVIRONMENT = 3  # the machine lacks something the command needs: the network, a device
+ENVIRONMENT = 3  # the machine lacks something: the network, a device, a working executor
 UNFINISHED = 4  # `train` stopped before every run finished: the same command continues
 
 HELP = """\
@@ -16,7 +16,8 @@ exit status (every command):
   1  a check failed or nothing matched (train --verify, list PATTERN)
   2  a usage or input error: a bad argument, an unknown name, missing or corrupt data
      or weights
-  3  the machine lacks something: the network (a download, the Hub), a device
+  3  the machine lacks something: the network (a download, the Hub), a device, or a
+     step executor asked for by name that fails its check here
   4  train stopped before every run finished (--max-minutes, a signal): run the same
      command again to continue"""
 

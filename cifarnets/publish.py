@@ -255,7 +255,7 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
     if verdict is not None and first.full_recipe:
         metrics["meets_target"] = verdict
     seeds = " ".join(str(r.seed) for r in results)
-    chunk_commands = sorted({c["command"] for r in results for c in r.chunks if c.get("command")})
+    chunk_commands = sorted({c.command for r in results for c in r.chunks if c.command})
     weights = Weights(
         arch=arch, tag=tag, dataset=dataset, num_classes=spec.num_classes,
         mean=spec.mean, std=spec.std, sha256=sha256_of(source),
@@ -270,9 +270,11 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
                 "train_images": first.train_images, "chunk_commands": chunk_commands},
         training={"time_s": round(first.time_s, 1), "hardware": first.hardware,
                   "chunks": len(first.chunks), "epochs": first.epochs,
-                  "torch": sorted({c.get("torch") for c in first.chunks}),
-                  "commit": first.chunks[-1].get("commit") if first.chunks else None,
-                  "warmup_end_step": first.warmup_end_step},
+                  "torch": sorted({c.torch for c in first.chunks}),
+                  "commit": first.chunks[-1].commit if first.chunks else None,
+                  "warmup_end_step": first.warmup_end_step,
+                  **({"executor_fallbacks": first.executor_fallbacks}
+                     if first.executor_fallbacks else {})},
         license="MIT", categories=CATEGORIES.get(dataset, ()),
         partial=not first.full_recipe,
     )

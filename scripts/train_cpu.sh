@@ -30,7 +30,7 @@ for model in "$@"; do
   core=${TRAIN_CORES:-$(( (cores - 1 - i) % cores ))}
   LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
     "$python" -m cifarnets train --models "$model" --data "$data" \
-    --threads 1 --executor compile --precision "$precision" ${TRAIN_ARGS:-} \
+    --threads 1 --executor auto --precision "$precision" ${TRAIN_ARGS:-} \
     >> "runs/cpu-logs/$model.log" 2>&1 &
   echo "$model: pid $! on core $core, precision $precision, log runs/cpu-logs/$model.log"
   i=$((i + 1))

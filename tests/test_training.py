@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 import cifarnets
 from cifarnets.data import DataError
+from cifarnets.errors import RunFolderError
 from cifarnets.training import (
     EXECUTORS,
     RECIPES,
@@ -35,6 +36,7 @@ from cifarnets.training import (
 )
 from cifarnets.training import spec as spec_module
 from cifarnets.training.folder import RunFolder
+from cifarnets.training.records import ChunkRecord, ExecutorFallback
 
 # 256 training images in batches of 64: 4 steps per epoch, ~1 s per epoch on 2 cores.
 TINY = get_recipe("report").with_changes(epochs=3, batch_size=64, milestones=(2,))
@@ -71,9 +73,9 @@ def test_loss_falls_and_outputs_are_written(cifar10_root, tmp_path):
     assert result.final_test_error == result.history[-1]["test_error"]
     assert result.command == "pytest" and not result.full_recipe
     (chunk,) = result.chunks
-    assert chunk["epochs_added"] == 3 and chunk["torch"] == torch.__version__
-    assert chunk["precision"] == "fp32" and chunk["executor"] in ("eager", "compile")
-    assert chunk["hardware"].startswith("CPU ")
+    assert chunk.epochs_added == 3 and chunk.torch == torch.__version__
+    assert chunk.precision == "fp32" and chunk.executor in ("eager", "compile")
+    assert chunk.hardware.startswith("CPU ")
 
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
@@ -103,7 +105,7 @@ def test_resume_equals_uninterrupted(cifar10_root, tmp_path):
     checkpoint = tmp_path / "b" / spec.name / "checkpoint.safetensors"
     assert checkpoint.is_file() and checkpoint.stat().st_size < 2.5e6  # net + momentum
     (resumed,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / "b", runtime=QUIET)
-    assert resumed.epochs == 3 and [c["epochs_added"] for c in resumed.chunks] == [2, 1]
+    assert resumed.epochs == 3 and [c.epochs_added for c in resumed.chunks] == [2, 1]
     assert [h["chunk"] for h in resumed.history] == [0, 0, 1]
     assert_same_weights(final_weights(tmp_path / "a", spec), final_weights(tmp_path / "b", spec))
 
@@ -125,16 +127,25 @@ def test_the_same_weights_give_the_same_file(cifar10_root, tmp_path):
 
 def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path):
     """Chunks with other runtimes continue the same run: the identity is the spec."""
+    from torch._dynamo.utils import counters
+
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
     other = Runtime(progress=False, executor="compile", channels_last=False, threads=1,
                     precision="fp32")
+    graphs = counters["stats"]["unique_graphs"]
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=other, stop_after_epochs=1)
+    # The step compiled for the check is the one that trains: compiled once at most.
+    assert counters["stats"]["unique_graphs"] - graphs <= 1
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.status == "finished"
-    assert [c["threads"] for c in result.chunks][1] == 1
-    assert [c["executor"] for c in result.chunks] == ["eager", "compile", "eager"]
-    assert [c["channels_last"] for c in result.chunks] == [True, False, True]
+    assert [c.threads for c in result.chunks][1] == 1
+    assert [c.executor for c in result.chunks] == ["eager", "compile", "eager"]
+    assert [c.channels_last for c in result.chunks] == [True, False, True]
+    # compile passed its check against the eager step (eager needs none).
+    assert [c.fallbacks for c in result.chunks] == [[], [], []]
+    assert [c.check_s is not None and c.check_s > 0 for c in result.chunks] == [
+        False, True, False]
 
 
 def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
@@ -184,7 +195,7 @@ def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, 
     assert "SIGTERM: stopping at the end of this epoch" in err
     result = read_result(tmp_path / spec.name)
     assert result.status == "running" and 1 <= result.epochs < 40
-    assert "SIGTERM" in result.chunks[-1]["stopped"]
+    assert "SIGTERM" in result.chunks[-1].stopped
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
@@ -196,7 +207,7 @@ def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp
     (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=budget)
     assert result.status == "running" and 1 <= result.epochs < 50
     assert time.monotonic() - started < 30
-    assert "time budget" in result.chunks[-1]["stopped"]
+    assert "time budget" in result.chunks[-1].stopped
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
@@ -264,7 +275,7 @@ def test_another_runs_folder_is_never_touched(cifar10_root, tmp_path):
     impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
                                                                "momentum": 0.5}})
     assert impostor.name == spec.name
-    with pytest.raises(ValueError, match=r"holds another run.*recipe.momentum"):
+    with pytest.raises(RunFolderError, match=r"holds another run.*recipe.momentum"):
         train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
@@ -278,11 +289,11 @@ def test_a_finished_run_of_another_config_is_never_taken_for_this_one(cifar10_ro
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
                                                                "momentum": 0.5}})
-    with pytest.raises(ValueError, match=r"holds another run.*recipe.momentum"):
+    with pytest.raises(RunFolderError, match=r"holds another run.*recipe.momentum"):
         train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     (folder / "summary.json").write_text('{"spec": ')  # a bad merge, a torn copy
-    with pytest.raises(ValueError, match=r"summary.json is not a summary"):
+    with pytest.raises(RunFolderError, match=r"summary.json is not a summary"):
         train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
 
 
@@ -292,7 +303,7 @@ def test_a_run_that_lost_its_checkpoint_is_not_started_over(cifar10_root, tmp_pa
     folder = RunFolder(tmp_path, spec)
     folder.checkpoint.unlink()  # e.g. not committed with the rest of the run
     before = {p.name: p.read_bytes() for p in folder.path.iterdir()}
-    with pytest.raises(ValueError, match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
+    with pytest.raises(RunFolderError, match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
                                          r"missing.*move the folder away"):
         train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == before
@@ -303,7 +314,7 @@ def test_a_damaged_checkpoint_is_an_error_that_says_how_to_recover(cifar10_root,
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
     checkpoint = RunFolder(tmp_path, spec).checkpoint
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
-    with pytest.raises(ValueError, match="not a readable cifarnets checkpoint.*git checkout"):
+    with pytest.raises(RunFolderError, match="not a readable cifarnets checkpoint.*git checkout"):
         train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
 
 
@@ -436,7 +447,9 @@ def test_a_new_executor_plugs_in_without_touching_the_rest(cifar10_root, tmp_pat
                           data_root=cifar10_root, out_dir=tmp_path, runtime=runtime)
     finally:
         del EXECUTORS["counting"]
-    assert calls == [64] * 4 and result.chunks[0]["executor"] == "counting"
+    # Its check against the eager step first (3 steps, undone), then the epoch's 4.
+    assert calls == [64] * (3 + 4) and result.chunks[0].executor == "counting"
+    assert result.chunks[0].fallbacks == [] and result.chunks[0].check_s > 0
 
 
 @pytest.mark.cuda
@@ -451,7 +464,7 @@ def test_cuda_graph_step_matches_the_eager_step(cifar10_root, tmp_path):
                           channels_last=False, progress=False)
         (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / executor,
                           runtime=runtime)
-        assert result.chunks[0]["executor"] == executor
+        assert result.chunks[0].executor == executor
         weights[executor] = final_weights(tmp_path / executor, spec)
     for key in weights["eager"]:
         torch.testing.assert_close(weights["cuda_graph"][key], weights["eager"][key],
@@ -472,15 +485,45 @@ def test_cuda_graph_runs_resume_and_run_side_by_side(cifar10_root, tmp_path):
           stop_after_epochs=1)  # the first chunk on the CPU
     parts = train(specs, data_root=cifar10_root, out_dir=tmp_path / "parts", runtime=gpu)
     assert [r.status for r in whole + parts] == ["finished"] * 4
-    assert all(r.chunks[-1]["executor"] == "cuda_graph" for r in whole + parts)
-    assert all(r.chunks[-1]["precision"] == "bf16" for r in whole)
-    assert [c["device"] for c in parts[0].chunks] == ["cpu", "cuda"]
+    assert all(r.chunks[-1].executor == "cuda_graph" for r in whole + parts)
+    assert all(r.chunks[-1].precision == "bf16" for r in whole)
+    assert [c.device for c in parts[0].chunks] == ["cpu", "cuda"]
     assert whole[0].warmup_end_step is not None
     for spec in specs:
         a, b = final_weights(tmp_path / "whole", spec), final_weights(tmp_path / "parts", spec)
         for key in a:  # bf16 and another device for one epoch: close, not equal
             torch.testing.assert_close(a[key].float(), b[key].float(), rtol=0.1, atol=0.05,
                                        msg=key)
+
+
+# A chunk record as every version before the executor checks wrote it.
+OLD_CHUNK = {"index": 0, "start_epoch": 0, "end_epoch": 3, "epochs_added": 3, "wall_s": 1623.4,
+             "started_at": "2026-12-01T11:32:51+00:00", "host": "vm",
+             "hardware": "CPU AMD EPYC (AVX2, 1 thread)", "device": "cpu",
+             "torch": "2.14.1+cu130", "cuda": None, "cifarnets": "0.1.0", "commit": "4790",
+             "command": "python -m cifarnets.reproduce --models plain20", "executor": "compile",
+             "precision": "fp32", "channels_last": True, "threads": 1, "stopped": None}
+
+
+def test_chunk_records_read_and_write_back_every_earlier_format():
+    committed = [json.loads(p.read_text()) for p in sorted(REPO.glob("runs/*/*/chunks.json"))]
+    for records in [[OLD_CHUNK], *committed]:
+        chunks = [ChunkRecord.from_dict(c) for c in records]
+        # Unchanged, key order included: a rewritten chunks.json differs by new chunks only.
+        assert json.dumps([c.to_dict() for c in chunks]) == json.dumps(records)
+        assert all(c.executor_asked is None and c.fallbacks == [] for c in chunks)
+    old = ChunkRecord.from_dict(OLD_CHUNK)
+    assert old.label == "CPU AMD EPYC (AVX2, 1 thread) (compile, fp32)" and old.check_s is None
+    # A newer version's keys are kept; a record of this version says what was asked and
+    # what failed.
+    fallback = ExecutorFallback("cuda_graph", "compile", "raised RuntimeError: capture", 1, 0)
+    new = {**OLD_CHUNK, "executor_asked": "auto", "fallbacks": [fallback.to_dict()],
+           "check_s": 1.5, "from_the_future": [1]}
+    record = ChunkRecord.from_dict(new)
+    assert record.fallbacks == [fallback] and record.extra == {"from_the_future": [1]}
+    assert record.to_dict() == new and list(record.to_dict()) == list(new)
+    with pytest.raises(TypeError):
+        ChunkRecord.from_dict({"executor": "eager"})  # no index: not a chunk record
 
 
 def test_each_epoch_trains_in_train_mode(cifar10_root):

@@ -29,11 +29,15 @@ from tqdm.auto import tqdm
 from .._version import __version__
 from .folder import RunFolder
 from .loader import DeviceData
+from .records import ChunkRecord
 from .results import RunResult
 from .run import TrainingRun
 from .spec import RunSpec, Runtime
 
 __all__ = ["environment", "hardware_name", "train"]
+
+# What a chunk record keeps of the environment (the rest: the runtime's fields).
+_ENV_FIELDS = ("host", "hardware", "device", "torch", "cuda", "cifarnets", "commit", "command")
 
 
 def hardware_name(device: torch.device) -> str:
@@ -136,18 +140,20 @@ def train(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"two runs share a name (model-dataset-recipe-seed): {names}")
+    asked = (runtime or Runtime()).executor
     runtime = (runtime or Runtime()).resolved()
     threads = torch.get_num_threads()
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
     try:
-        return _train(specs, names, data_root, out_dir, runtime, command, stop_after_epochs)
+        return _train(specs, names, data_root, out_dir, runtime, asked, command,
+                      stop_after_epochs)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
-           out_dir: str | Path, runtime: Runtime, command: str | None,
+           out_dir: str | Path, runtime: Runtime, executor_asked: str, command: str | None,
            stop_after_epochs: int | None) -> list[RunResult]:
     device = torch.device(runtime.device)
     if device.type == "cuda":
@@ -183,26 +189,26 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
 
     started = time.perf_counter()
     deadline = started + runtime.max_minutes * 60 if runtime.max_minutes else None
-    chunk_fields = {k: env[k] for k in ("host", "hardware", "device", "torch", "cuda",
-                                        "cifarnets", "commit", "command")}
-    chunk_fields.update(executor=runtime.executor, precision=runtime.precision,
-                        channels_last=runtime.channels_last, threads=torch.get_num_threads())
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     for run, _ in runs:
-        run.chunks.append({"index": len(run.chunks), "start_epoch": run.epoch,
-                           "end_epoch": run.epoch, "epochs_added": 0, "wall_s": 0.0,
-                           "started_at": datetime.datetime.now(datetime.timezone.utc)
-                           .isoformat(timespec="seconds"), **chunk_fields, "stopped": None})
+        run.chunks.append(ChunkRecord(
+            index=len(run.chunks), start_epoch=run.epoch, end_epoch=run.epoch,
+            started_at=started_at, **{k: env[k] for k in _ENV_FIELDS},
+            executor=runtime.executor, precision=runtime.precision,
+            channels_last=runtime.channels_last, threads=torch.get_num_threads(),
+            executor_asked=executor_asked))
 
     def save(run: TrainingRun, folder: RunFolder) -> None:
         chunk = run.chunks[-1]
-        chunk.update(end_epoch=run.epoch, epochs_added=run.epoch - chunk["start_epoch"],
-                     wall_s=round(time.perf_counter() - started, 1))
+        chunk.end_epoch = run.epoch
+        chunk.epochs_added = run.epoch - chunk.start_epoch
+        chunk.wall_s = round(time.perf_counter() - started, 1)
         if run.status == "running":
             folder.write_logs(run.history, run.chunks)
             folder.save_checkpoint(run.state_dict())
             folder.write_result(_result(run, command), None)
         else:
-            chunk["stopped"] = run.status
+            chunk.stopped = run.status
             folder.write_logs(run.history, run.chunks)
             weights = run.final_weights() if run.status == "finished" else None
             folder.write_result(_result(run, command), weights, _weights_meta(run))
@@ -215,9 +221,10 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             save(run, folder)
             results[run.spec.name] = _result(run, command)
     if active:
-        log(f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}, "
-            f"{runtime.precision}" + (f", budget {runtime.max_minutes:g} min"
-                                      if deadline else ""))
+        fallbacks = "".join(f" -> {e}" for e in runtime.executor_fallbacks)
+        log(f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}"
+            f"{fallbacks}, {runtime.precision}" + (f", budget {runtime.max_minutes:g} min"
+                                                   if deadline else ""))
     stop = _StopRequest()
     epochs_this_call = 0
     last_round_s: float | None = None
@@ -225,7 +232,7 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
     with stop.installed():
         while active:
             now = time.perf_counter()
-            estimate = last_round_s or _estimate_round(active, chunk_fields)
+            estimate = last_round_s or _estimate_round(active)
             if deadline is not None and estimate is not None and now + estimate > deadline:
                 stop_reason = (f"time budget: the next epoch (~{estimate:.0f} s) would end "
                                f"after --max-minutes {runtime.max_minutes:g}")
@@ -239,7 +246,7 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             for run, folder in active:
-                record = run.finish_epoch(chunk=run.chunks[-1]["index"])
+                record = run.finish_epoch(chunk=run.chunks[-1].index)
                 log(f"{run.spec.name} epoch {record['epoch']}/{run.recipe.epochs}: "
                     f"lr {record['lr']:g}, train loss {record['train_loss']:.4f}, "
                     f"train error {record['train_error']:.2f} %, test error "
@@ -264,7 +271,7 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
                 stop_reason = f"stop_after_epochs={stop_after_epochs}"
                 break
     for run, folder in active:
-        run.chunks[-1]["stopped"] = stop_reason
+        run.chunks[-1].stopped = stop_reason
         save(run, folder)
         results[run.spec.name] = _result(run, command)
     if active:
@@ -275,17 +282,16 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
     return [results[n] for n in names]
 
 
-def _estimate_round(active: list[tuple[TrainingRun, RunFolder]],
-                    here: dict[str, Any]) -> float | None:
+def _estimate_round(active: list[tuple[TrainingRun, RunFolder]]) -> float | None:
     """Seconds for the next epoch of all active runs, from the epochs their last chunk
     trained, if that chunk ran on this hardware with this executor; else None."""
     total = 0.0
     for run, _ in active:
-        previous = [c for c in run.chunks[:-1] if c.get("epochs_added")]
+        previous = [c for c in run.chunks[:-1] if c.epochs_added]
         if not previous or not run.history:
             return None
-        last = previous[-1]
-        if (last.get("hardware"), last.get("executor")) != (here["hardware"], here["executor"]):
+        last, here = previous[-1], run.chunks[-1]
+        if (last.hardware, last.executor) != (here.hardware, here.executor):
             return None
         total += run.history[-1]["epoch_time_s"]
     return total

@@ -8,7 +8,11 @@ epoch's loss/accuracy sums, all on the device); they differ only in how:
   convolutions; on a GPU also fewer launches);
 * ``cuda_graph``: the whole step (forward, backward and SGD) captured once in a CUDA
   graph and replayed, on the run's own stream: one launch per step instead of hundreds,
-  which is what these tiny nets need on a GPU (``../shared/device/README.md``).
+  which is what these small nets need on a GPU, where launching a kernel takes longer
+  than running most of theirs.
+
+Every executor but ``eager`` proves itself before it trains, and falls back when it
+cannot: see ``check.py``. ``auto`` tries them in the order of :func:`auto_executors`.
 
 A new executor is a subclass with a ``name``, registered with :func:`register_executor`;
 nothing else changes.
@@ -27,8 +31,8 @@ from torch import nn
 
 from ..data import normalize
 
-__all__ = ["EXECUTORS", "StepExecutor", "StepParts", "default_executor", "register_executor",
-           "train_step"]
+__all__ = ["EXECUTORS", "StepExecutor", "StepParts", "StepState", "auto_executors",
+           "default_executor", "register_executor", "train_step"]
 
 
 @dataclass
@@ -65,11 +69,51 @@ def train_step(parts: StepParts, images_u8: torch.Tensor, labels: torch.Tensor,
         parts.correct.add_((logits.argmax(1) == labels).sum())
 
 
+class StepState:
+    """A copy of everything a step changes: the net's parameters and buffers, SGD's
+    momentum buffers and the epoch's sums. :meth:`restore` copies it back into the same
+    tensors (a captured graph keeps their addresses), bitwise."""
+
+    def __init__(self, parts: StepParts) -> None:
+        with torch.no_grad():
+            self.tensors = {f"model.{k}": v.detach().clone()
+                            for k, v in parts.model.state_dict().items()}
+            for name, param in parts.model.named_parameters():
+                buffer = parts.optimizer.state.get(param, {}).get("momentum_buffer")
+                if buffer is not None:
+                    self.tensors[f"momentum.{name}"] = buffer.detach().clone()
+            self.tensors["loss_sum"] = parts.loss_sum.clone()
+            self.tensors["correct"] = parts.correct.clone()
+
+    def restore(self, parts: StepParts) -> None:
+        with torch.no_grad():
+            for key, value in parts.model.state_dict().items():
+                value.copy_(self.tensors[f"model.{key}"])
+            for name, param in parts.model.named_parameters():
+                buffer = parts.optimizer.state.get(param, {}).get("momentum_buffer")
+                if buffer is None:
+                    continue
+                saved = self.tensors.get(f"momentum.{name}")
+                if saved is not None:
+                    buffer.copy_(saved)
+                else:  # made since: a zero buffer makes SGD's next update that of a first step
+                    buffer.zero_()
+            parts.loss_sum.copy_(self.tensors["loss_sum"])
+            parts.correct.copy_(self.tensors["correct"])
+
+
 class StepExecutor:
-    """Runs the steps of one run. Subclasses set ``name`` and override :meth:`step`."""
+    """Runs the steps of one run. Subclasses set ``name`` and override :meth:`step`.
+
+    The run proves an executor against ``eager`` (the ``reference``, never checked
+    itself) whenever :meth:`needs_proof` says so: before its first step, and, for an
+    executor that builds its step anew now and then (``cuda_graph``: a capture per lr),
+    before each step that would build it.
+    """
 
     name: ClassVar[str]
     cuda_only: ClassVar[bool] = False
+    reference: ClassVar[bool] = False
 
     def __init__(self, parts: StepParts, batch_sizes: list[int]) -> None:
         if self.cuda_only and parts.device.type != "cuda":
@@ -77,10 +121,15 @@ class StepExecutor:
                              f"'eager' or 'compile'")
         self.parts = parts
         self.batch_sizes = batch_sizes  # every batch size an epoch will use
+        self.proven = False  # set by the run once a check has passed
 
     def set_lr(self, lr: float) -> None:
         for group in self.parts.optimizer.param_groups:
             group["lr"] = lr
+
+    def needs_proof(self, lr: float) -> bool:
+        """Whether the run must check this executor before its next step at ``lr``."""
+        return not (self.reference or self.proven)
 
     def step(self, images_u8: torch.Tensor, labels: torch.Tensor) -> None:
         raise NotImplementedError
@@ -96,13 +145,20 @@ def register_executor(cls: type[StepExecutor]) -> type[StepExecutor]:
     return cls
 
 
-def default_executor(device: torch.device) -> str:
-    """cuda_graph on CUDA. On a CPU, compile: measured fastest on the project's machines
-    at one thread per process, and tied with eager at two (speed-cpu.md); inductor
-    needs a C++ compiler there, so without one it is eager."""
+def auto_executors(device: torch.device) -> list[str]:
+    """What ``auto`` tries, in order: each one that fails its check (or raises) falls
+    back to the next. On CUDA cuda_graph, then compile, then eager. On a CPU compile
+    (measured fastest on the project's machines at one thread per process, and tied
+    with eager at two: speed-cpu.md), then eager; eager alone without a C++ compiler,
+    which inductor needs there."""
     if device.type == "cuda":
-        return "cuda_graph"
-    return "compile" if _have_cxx() else "eager"
+        return ["cuda_graph", "compile", "eager"]
+    return ["compile", "eager"] if _have_cxx() else ["eager"]
+
+
+def default_executor(device: torch.device) -> str:
+    """The executor ``auto`` tries first on ``device``."""
+    return auto_executors(device)[0]
 
 
 def _have_cxx() -> bool:
@@ -114,7 +170,10 @@ def _have_cxx() -> bool:
 
 @register_executor
 class EagerExecutor(StepExecutor):
+    """The ordinary loop: the step every other executor is checked against."""
+
     name = "eager"
+    reference = True
 
     def step(self, images_u8: torch.Tensor, labels: torch.Tensor) -> None:
         self.parts.optimizer.zero_grad(set_to_none=True)
@@ -155,6 +214,9 @@ class CudaGraphExecutor(StepExecutor):
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.graph_lr: float | None = None
 
+    def needs_proof(self, lr: float) -> bool:
+        return self.graph_lr != lr  # a new capture: proven again
+
     def step(self, images_u8: torch.Tensor, labels: torch.Tensor) -> None:
         lr = self.parts.optimizer.param_groups[0]["lr"]
         if self.graph_lr != lr:
@@ -176,7 +238,7 @@ class CudaGraphExecutor(StepExecutor):
             self.parts.optimizer.zero_grad(set_to_none=True)  # backward then *writes* grads
             graph = torch.cuda.CUDAGraph()
             # Captured on the run's own stream: graphs captured on the shared capture
-            # stream and replayed on others crashed (device README).
+            # stream and replayed on other streams crashed.
             with torch.cuda.graph(graph, stream=self.parts.stream):
                 train_step(self.parts, x, y)
             self.graphs[size] = graph
@@ -186,10 +248,7 @@ class CudaGraphExecutor(StepExecutor):
         """Run each step shape eagerly a few times (cuDNN autotuning, lazy init, momentum
         buffers) before capture, then undo every effect so that training is unchanged."""
         parts = self.parts
-        saved = {k: v.clone() for k, v in parts.model.state_dict().items()}
-        saved_buffers = {p: s["momentum_buffer"].clone() for p, s in parts.optimizer.state.items()
-                         if s.get("momentum_buffer") is not None}  # a resumed run has them
-        saved_sums = parts.loss_sum.clone(), parts.correct.clone()
+        saved = StepState(parts)
         for size in self.batch_sizes:
             reps = -(-size // len(labels))
             self.static[size] = (images_u8.repeat(reps, 1, 1, 1)[:size].clone(),
@@ -199,16 +258,7 @@ class CudaGraphExecutor(StepExecutor):
                 for x, y in self.static.values():
                     parts.optimizer.zero_grad(set_to_none=True)
                     train_step(parts, x, y)
-            with torch.no_grad():
-                for key, value in parts.model.state_dict().items():
-                    value.copy_(saved[key])
-                for param, state in parts.optimizer.state.items():
-                    if param in saved_buffers:
-                        state["momentum_buffer"].copy_(saved_buffers[param])
-                    else:  # a zero buffer makes SGD's next update that of a first step
-                        state["momentum_buffer"].zero_()
-                parts.loss_sum.copy_(saved_sums[0])
-                parts.correct.copy_(saved_sums[1])
+            saved.restore(parts)
 
 
 def make_executor(name: str, parts: StepParts, batch_sizes: list[int]) -> StepExecutor:

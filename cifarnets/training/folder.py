@@ -24,6 +24,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .._safetensors import RUN_STATE_KEY, atomic_write, canonical_bytes
+from ..errors import RunFolderError
+from .records import ChunkRecord
 from .results import SUMMARY, RunResult, read_result
 from .spec import RunSpec
 
@@ -52,7 +54,7 @@ class RunFolder:
             self._check_is_mine(json.loads(self.identity.read_text()))
             return
         if self.path.exists() and any(self.path.iterdir()):
-            raise ValueError(
+            raise RunFolderError(
                 f"{self.path} exists but has no run.json (not written by this version of "
                 f"cifarnets). Nothing was changed. Use another --out folder, or move it away."
             )
@@ -62,7 +64,7 @@ class RunFolder:
     def _check_is_mine(self, theirs: dict[str, Any]) -> None:
         if RunSpec.from_dict(theirs) != self.spec:
             diff = _diff(self.spec.to_dict(), theirs)
-            raise ValueError(
+            raise RunFolderError(
                 f"{self.path} holds another run with the same name (differences, this "
                 f"call vs the folder: {diff}). Nothing was changed. Use another --out "
                 f"folder, or move that run away if you mean to replace it."
@@ -88,7 +90,7 @@ class RunFolder:
         bad checkout): starting over would overwrite its logs without a word."""
         result = self.summary_result()
         if result is not None and result.epochs > 0 and not self.checkpoint.is_file():
-            raise ValueError(
+            raise RunFolderError(
                 f"{self.path} has trained {result.epochs} epoch(s) (its {SUMMARY}), but its "
                 f"checkpoint.safetensors is missing. Nothing was changed. Restore it (git "
                 f"checkout -- {self.checkpoint}), or move the folder away to start this run "
@@ -111,13 +113,13 @@ class RunFolder:
                 meta = json.loads((f.metadata() or {})[_STATE_KEY])
                 tensors: dict[str, torch.Tensor] = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         except (SafetensorError, OSError, KeyError, ValueError) as err:
-            raise ValueError(
+            raise RunFolderError(
                 f"{path} is not a readable cifarnets checkpoint ({err}). Nothing was changed. "
                 f"If it was damaged (e.g. a bad git checkout), restore it from git "
                 f"(git checkout -- {path}); move the run folder away to start this run over."
             ) from err
         if RunSpec.from_dict(meta["spec"]) != self.spec:
-            raise ValueError(
+            raise RunFolderError(
                 f"{path} is a checkpoint of another run (differences, this call vs the "
                 f"checkpoint: {_diff(self.spec.to_dict(), meta['spec'])}). Nothing was changed."
             )
@@ -125,14 +127,14 @@ class RunFolder:
 
     # -- logs and results -------------------------------------------------------------------
 
-    def write_logs(self, history: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+    def write_logs(self, history: list[dict[str, Any]], chunks: list[ChunkRecord]) -> None:
         if history:
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(history)
             atomic_write(self.path / "log.csv", buffer.getvalue().encode())
-        atomic_write(self.path / "chunks.json", _json(chunks))
+        atomic_write(self.path / "chunks.json", _json([c.to_dict() for c in chunks]))
 
     def write_result(self, result: RunResult, weights: dict[str, torch.Tensor] | None,
                      weights_meta: dict[str, str] | None = None) -> None:

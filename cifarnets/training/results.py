@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunFolderError
+from .records import ChunkRecord
 from .spec import RunSpec
 
 __all__ = ["RunResult", "read_result"]
@@ -25,7 +27,7 @@ class RunResult:
     message: str
     epochs: int  # completed
     history: list[dict[str, Any]]  # per epoch: lr, train_loss, train_error, test_error, ...
-    chunks: list[dict[str, Any]]  # per chunk: epochs added, machine, runtime, wall time
+    chunks: list[ChunkRecord]  # per chunk: epochs added, machine, runtime, wall time
     train_images: int
     test_images: int  # the per-epoch test errors are measured on this many images
     warmup_end_step: int | None = None
@@ -81,13 +83,14 @@ class RunResult:
     @property
     def hardware(self) -> list[str]:
         """Each distinct machine (and executor/precision) that trained this run."""
-        seen: list[str] = []
-        for chunk in self.chunks:
-            label = (f"{chunk.get('hardware')} ({chunk.get('executor')}, "
-                     f"{chunk.get('precision')})")
-            if label not in seen:
-                seen.append(label)
-        return seen
+        return list(dict.fromkeys(chunk.label for chunk in self.chunks))
+
+    @property
+    def executor_fallbacks(self) -> list[str]:
+        """Each executor that failed its check and what trained instead, one line each:
+        ``chunk 2: compile -> eager (epoch 41): raised ...``."""
+        return [f"chunk {chunk.index}: {f.describe()}" for chunk in self.chunks
+                for f in chunk.fallbacks]
 
     # -- files --------------------------------------------------------------------------
 
@@ -95,15 +98,17 @@ class RunResult:
         data = asdict(self)
         data.pop("run_dir")
         data["spec"] = self.spec.to_dict()
+        data["chunks"] = [c.to_dict() for c in self.chunks]
         data.update(name=self.name, final_test_error=self.final_test_error,
                     time_s=round(self.time_s, 2), full_recipe=self.full_recipe)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], run_dir: str | None = None) -> RunResult:
-        fields = {k: data[k] for k in ("status", "message", "epochs", "history", "chunks",
+        fields = {k: data[k] for k in ("status", "message", "epochs", "history",
                                        "train_images", "test_images")}
         return cls(spec=RunSpec.from_dict(data["spec"]), run_dir=run_dir,
+                   chunks=[ChunkRecord.from_dict(c) for c in data["chunks"]],
                    warmup_end_step=data.get("warmup_end_step"),
                    command=data.get("command"), **fields)
 
@@ -113,10 +118,10 @@ def read_result(run_dir: str | Path) -> RunResult:
     run_dir = Path(run_dir)
     path = run_dir / SUMMARY
     if not path.is_file():
-        raise ValueError(f"{run_dir} is not a training run folder (no {SUMMARY}); run folders "
+        raise RunFolderError(f"{run_dir} is not a training run folder (no {SUMMARY}); run folders "
                          f"are written by `cifarnets train` / benchmarks/reproduce.py")
     try:
         return RunResult.from_dict(json.loads(path.read_text()), run_dir=str(run_dir))
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{path} is not a summary this version of cifarnets can read: "
+        raise RunFolderError(f"{path} is not a summary this version of cifarnets can read: "
                          f"{err}") from err

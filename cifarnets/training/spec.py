@@ -20,7 +20,7 @@ import torch
 from .._registry import model_info
 from ..datasets import get_dataset_spec
 from ..errors import DeviceUnavailableError
-from .executors import EXECUTORS, default_executor
+from .executors import EXECUTORS, auto_executors
 from .recipe import RECIPES, Recipe, get_recipe
 
 __all__ = ["DeviceUnavailableError", "RunSpec", "Runtime", "resolve_device"]
@@ -121,7 +121,12 @@ class Runtime:
       else fp32), "bf16" or "fp32".
     * ``executor``: how a step runs: "eager", "compile" (``torch.compile``),
       "cuda_graph" (the whole step captured once and replayed; CUDA only), or "auto"
-      (cuda_graph on CUDA, the fastest measured one on a CPU).
+      (cuda_graph on CUDA, the fastest measured one on a CPU). Every executor but eager
+      is checked against the eager step before it trains (``check.py``); one given by
+      name that fails its check is an error.
+    * ``executor_fallbacks``: the executors to go on with, in order, when ``executor``
+      fails its check; "auto" resolves to its first choice and the rest of its order
+      (cuda_graph, compile, eager on CUDA; compile, eager on a CPU).
     * ``channels_last``: NHWC activations (faster for these convs on CPU and GPU).
     * ``threads``: CPU threads for torch (None: torch's default).
     * ``checkpoint_every_s``: write a checkpoint at the end of an epoch when this many
@@ -138,6 +143,7 @@ class Runtime:
     max_minutes: float | None = None
     eval_batch_size: int = 1000
     progress: bool = True
+    executor_fallbacks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -145,6 +151,12 @@ class Runtime:
         if self.executor != "auto" and self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of auto, {', '.join(EXECUTORS)}, "
                              f"got {self.executor!r}")
+        object.__setattr__(self, "executor_fallbacks", tuple(self.executor_fallbacks))
+        unknown = [e for e in self.executor_fallbacks if e not in EXECUTORS]
+        if unknown or (self.executor == "auto" and self.executor_fallbacks):
+            raise ValueError(f"executor_fallbacks must name executors ({', '.join(EXECUTORS)})"
+                             f" after an executor given by name, got "
+                             f"{self.executor_fallbacks!r} after {self.executor!r}")
         if not _positive_int_or_none(self.threads):
             raise ValueError(f"threads must be None or a whole number >= 1, got {self.threads!r}")
         if self.max_minutes is not None and not (
@@ -160,20 +172,21 @@ class Runtime:
         return resolve_device(self.device)
 
     def resolved(self) -> Runtime:
-        """The same runtime with every "auto" decided for this machine."""
+        """The same runtime with every "auto" decided for this machine ("auto"'s
+        executor: its first choice, the rest of its order as ``executor_fallbacks``)."""
         device = self.torch_device()
         precision = self.precision
         if precision == "auto":
             native = device.type == "cuda" or cpu_has_native_bf16()  # device: cuda or cpu
             precision = "bf16" if native else "fp32"
-        executor = self.executor
-        if executor == "auto":
-            executor = default_executor(device)
-        if executor == "cuda_graph" and device.type != "cuda":
+        executors = [self.executor, *self.executor_fallbacks]
+        if self.executor == "auto":
+            executors = auto_executors(device)
+        if "cuda_graph" in executors and device.type != "cuda":
             raise ValueError("executor 'cuda_graph' needs a CUDA device; on a CPU use "
                              "'eager' or 'compile'")
         return dataclasses.replace(self, device=str(device), precision=precision,
-                                   executor=executor)
+                                   executor=executors[0], executor_fallbacks=executors[1:])
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
