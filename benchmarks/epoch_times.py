@@ -35,34 +35,47 @@ def chunk_rows(run_dir: Path) -> list[dict]:
         executor = chunk.executor or "?"
         if chunk.fallbacks:  # it changed during the chunk: the times mix executors
             executor += f" (after {', '.join(f.executor for f in chunk.fallbacks)} failed)"
-        rows.append({
-            "run": run_dir.name, "chunk": chunk.index,
-            "epochs": f"{chunk.start_epoch + 1}-{chunk.end_epoch}",
-            "hardware": chunk.hardware or "?", "executor": executor,
-            "precision": chunk.precision or "?",
-            "median_s": statistics.median(steady) if steady else None,
-            "range_s": (min(steady), max(steady)) if steady else None,
-            "n": len(steady),
-        })
+        rows.append(
+            {
+                "run": run_dir.name,
+                "chunk": chunk.index,
+                "epochs": f"{chunk.start_epoch + 1}-{chunk.end_epoch}",
+                "hardware": chunk.hardware or "?",
+                "executor": executor,
+                "precision": chunk.precision or "?",
+                "median_s": statistics.median(steady) if steady else None,
+                "range_s": (min(steady), max(steady)) if steady else None,
+                "n": len(steady),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| run | chunk | epochs | hardware | executor | precision | s/epoch (median, "
-             "min-max) | epochs timed |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | chunk | epochs | hardware | executor | precision | s/epoch (median, "
+        "min-max) | epochs timed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        time = (f"{r['median_s']:.1f} ({r['range_s'][0]:.1f}-{r['range_s'][1]:.1f})"
-                if r["median_s"] is not None else "-")
-        lines.append(f"| {r['run']} | {r['chunk']} | {r['epochs']} | {r['hardware']} | "
-                     f"{r['executor']} | {r['precision']} | {time} | {r['n']} |")
+        time = (
+            f"{r['median_s']:.1f} ({r['range_s'][0]:.1f}-{r['range_s'][1]:.1f})"
+            if r["median_s"] is not None
+            else "-"
+        )
+        lines.append(
+            f"| {r['run']} | {r['chunk']} | {r['epochs']} | {r['hardware']} | "
+            f"{r['executor']} | {r['precision']} | {time} | {r['n']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="also write epoch-times.md here, with the command")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="also write epoch-times.md here, with the command"
+    )
     args = parser.parse_args(argv)
     missing = [d for d in args.runs if not (d / "chunks.json").is_file()]
     if missing:
@@ -74,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "epoch-times.md").write_text(
             "Epoch times of the real runs, per chunk (first epoch of each chunk left out: "
-            "torch.compile warm-up)\n\n" + table + f"\ncommand: {command}\n")
+            "torch.compile warm-up)\n\n" + table + f"\ncommand: {command}\n"
+        )
     return 0
 
 

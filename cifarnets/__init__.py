@@ -81,8 +81,22 @@ _LAZY: dict[str, str] = {
     "load_split": "data",
     "load_test_sample": "data",
 }
-_LAZY_SUBMODULES = ("cli", "convert", "data", "evaluate", "hub", "loading", "models", "nets",
-                    "publish", "reference", "report", "reproduce", "resnet", "training")
+_LAZY_SUBMODULES = (
+    "cli",
+    "convert",
+    "data",
+    "evaluate",
+    "hub",
+    "loading",
+    "models",
+    "nets",
+    "publish",
+    "reference",
+    "report",
+    "reproduce",
+    "resnet",
+    "training",
+)
 
 
 def __getattr__(name: str):

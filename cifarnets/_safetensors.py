@@ -22,12 +22,13 @@ __all__ = ["RUN_STATE_KEY", "atomic_write", "canonical_bytes"]
 RUN_STATE_KEY = "cifarnets.run_state"
 
 
-def canonical_bytes(tensors: Mapping[str, torch.Tensor],
-                    metadata: Mapping[str, str] | None = None) -> bytes:
+def canonical_bytes(
+    tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None
+) -> bytes:
     """The safetensors file of ``tensors`` (and string ``metadata``), byte-reproducible."""
     data = save(dict(tensors), metadata=dict(metadata) if metadata else None)
     n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     meta = header.pop("__metadata__", None)
     ordered = {}
     if meta:
@@ -36,7 +37,7 @@ def canonical_bytes(tensors: Mapping[str, torch.Tensor],
     ordered.update(sorted(header.items(), key=lambda kv: kv[1]["data_offsets"]))
     text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned
-    return len(text).to_bytes(8, "little") + text + data[8 + n:]
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

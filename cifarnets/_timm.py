@@ -78,15 +78,15 @@ def _named_file(cfg: dict[str, Any], listed: Weights | None) -> tuple[str, str] 
     return None
 
 
-def _fetch_named_file(kind: str, where: str, cfg: dict[str, Any],
-                      cache_dir: str | None) -> Path:
+def _fetch_named_file(kind: str, where: str, cfg: dict[str, Any], cache_dir: str | None) -> Path:
     if kind == "file":
         path = Path(where).expanduser()
         return path / HUB_FILENAME if path.is_dir() else path
     if kind == "url":
         return download_url(where, cache_dir=cache_dir)
-    return download_repo_file(where, cfg.get("hf_hub_filename") or HUB_FILENAME,
-                              cache_dir=cache_dir)
+    return download_repo_file(
+        where, cfg.get("hf_hub_filename") or HUB_FILENAME, cache_dir=cache_dir
+    )
 
 
 def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] | None:
@@ -110,8 +110,9 @@ def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] 
     return (str(stated), str(config)) if stated else None
 
 
-def _load_named_file(model: CifarResNet, kind: str, where: str, cfg: dict[str, Any],
-                     cache_dir: str | None) -> None:
+def _load_named_file(
+    model: CifarResNet, kind: str, where: str, cfg: dict[str, Any], cache_dir: str | None
+) -> None:
     """Load the file the config names into ``model``: checked against its card's sha256
     (a mismatch is a warning naming both: the user's file is what they asked for), then
     every key and shape; the folder's or overlay's normalisation describes the input."""
@@ -121,19 +122,23 @@ def _load_named_file(model: CifarResNet, kind: str, where: str, cfg: dict[str, A
             f"{where} names no weights file ({path} does not exist). Fix: point "
             f"{'local-dir:' if kind == 'file' else kind} at a folder holding "
             f"{HUB_FILENAME} (`cifarnets publish hub --dry-run` writes one) or at a "
-            f".safetensors file")
+            f".safetensors file"
+        )
     if path.suffix != ".safetensors":
         raise WeightsError(
             f"{path} is not a .safetensors file: cifarnets loads weights from safetensors "
             f"only (never a pickle). Fix: convert it, e.g. safetensors.torch.save_file("
-            f"torch.load(PATH, weights_only=True), 'model.safetensors')")
+            f"torch.load(PATH, weights_only=True), 'model.safetensors')"
+        )
     stated = _card_sha256(kind, where, cfg)
     if stated is not None:
         actual = sha256_of(path)
         if actual != stated[0]:
-            warnings.warn(f"{path} has sha256 {actual}, but {stated[1]} states {stated[0]}: "
-                          f"loading the file you named; its card describes other bytes",
-                          stacklevel=4)
+            warnings.warn(
+                f"{path} has sha256 {actual}, but {stated[1]} states {stated[0]}: "
+                f"loading the file you named; its card describes other bytes",
+                stacklevel=4,
+            )
     load_weights_file(model, path)
     given = {k: tuple(cfg[k]) for k in ("mean", "std") if cfg.get(k)}
     model.pretrained_cfg = {**model.pretrained_cfg, **given}
@@ -149,8 +154,10 @@ def _pop_timm_only_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any
     for key in _REGULARISERS:
         value = kwargs.pop(key, None)
         if value:
-            raise ValueError(f"{TIMM_PREFIX}{name} has no {key.removesuffix('_rate')} (He et "
-                             f"al.'s nets have none); got {key}={value!r}, expected 0 or None")
+            raise ValueError(
+                f"{TIMM_PREFIX}{name} has no {key.removesuffix('_rate')} (He et "
+                f"al.'s nets have none); got {key}={value!r}, expected 0 or None"
+            )
     return {k: kwargs.pop(k) for k in ("device", "dtype") if kwargs.get(k) is not None}
 
 
@@ -184,8 +191,7 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
             if not pretrained:
                 # As timm's nets: the data config of the tag, or of the DEFAULT weights
                 # of the net's data set, also when training from scratch.
-                chosen = (listed if tag else
-                          default_weights(name, dataset_for(model.num_classes)))
+                chosen = listed if tag else default_weights(name, dataset_for(model.num_classes))
                 if chosen is not None:
                     model.pretrained_cfg = _cfg(name, chosen)
         if global_pool is not None:
@@ -246,8 +252,9 @@ def _build_default_cfgs() -> dict[str, Any]:
     cfgs: dict[str, Any] = {}
     for arch in list_models():
         default = default_weights(arch)
-        names = sorted(list_weights(f"{arch}.*"),
-                       key=lambda n: (default is None or n != default.name, n))
+        names = sorted(
+            list_weights(f"{arch}.*"), key=lambda n: (default is None or n != default.name, n)
+        )
         if not names:
             cfgs[TIMM_PREFIX + arch] = _cfg(arch, None)
         for full_name in names:

@@ -36,8 +36,16 @@ class _RegisterAfterTimmImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "timm":
             return None
-        spec = next((s for f in sys.meta_path if f is not self and hasattr(f, "find_spec")
-                     for s in [f.find_spec(fullname, path, target)] if s is not None), None)
+        spec = next(
+            (
+                s
+                for f in sys.meta_path
+                if f is not self and hasattr(f, "find_spec")
+                for s in [f.find_spec(fullname, path, target)]
+                if s is not None
+            ),
+            None,
+        )
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_timm = spec.loader.exec_module
@@ -49,8 +57,11 @@ class _RegisterAfterTimmImport(importlib.abc.MetaPathFinder):
             try:
                 _register()
             except Exception as err:  # a broken registration must not break `import timm`
-                warnings.warn(f"cifarnets could not register its nets with timm: {err!r}",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"cifarnets could not register its nets with timm: {err!r}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
         spec.loader.exec_module = exec_module
         return spec

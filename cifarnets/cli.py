@@ -1,11 +1,11 @@
 """The ``cifarnets`` command line (also ``python -m cifarnets``).
 
-    cifarnets list [PATTERN]             every net with its exact size and published error
-    cifarnets info NAME                  one net: architecture, weights, how they were made
-    cifarnets eval NAME [--data ROOT]    test error on CIFAR (default: the shipped sample)
-    cifarnets train [--models NAME ...]  retrain nets with the report's recipe (resumable)
-    cifarnets convert akamaster SRC OUT  another project's checkpoint as cifarnets weights
-    cifarnets publish ...                write (and upload) the Hub repos of the weights
+cifarnets list [PATTERN]             every net with its exact size and published error
+cifarnets info NAME                  one net: architecture, weights, how they were made
+cifarnets eval NAME [--data ROOT]    test error on CIFAR (default: the shipped sample)
+cifarnets train [--models NAME ...]  retrain nets with the report's recipe (resumable)
+cifarnets convert akamaster SRC OUT  another project's checkpoint as cifarnets weights
+cifarnets publish ...                write (and upload) the Hub repos of the weights
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     right = {i for i, h in enumerate(header) if h in {"layers", "params", "MMACs", "test err %"}}
 
     def fmt(row: list[str]) -> str:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
@@ -70,22 +72,46 @@ def cmd_list(args: argparse.Namespace) -> int:
         weights = default_weights(name)
         error = f"{weights.test_error:.2f}" if weights and weights.test_error is not None else "-"
         ref = REFERENCES.get(name)
-        rows.append([
-            name, info.family, info.depth, info.block, info.shortcut or "none",
-            f"{info.num_params:,}", f"{info.macs / 1e6:.2f}", info.report_label or "",
-            " / ".join(_reference_cells(ref)) if ref else "",
-            weights.tag if weights else "-", _weights_origin(weights) if weights else "-", error,
-        ])
-    header = ["name", "family", "layers", "block", "shortcut", "params", "MMACs",
-              "report row", "paper / report err %", "weights (DEFAULT)", "from", "test err %"]
+        rows.append(
+            [
+                name,
+                info.family,
+                info.depth,
+                info.block,
+                info.shortcut or "none",
+                f"{info.num_params:,}",
+                f"{info.macs / 1e6:.2f}",
+                info.report_label or "",
+                " / ".join(_reference_cells(ref)) if ref else "",
+                weights.tag if weights else "-",
+                _weights_origin(weights) if weights else "-",
+                error,
+            ]
+        )
+    header = [
+        "name",
+        "family",
+        "layers",
+        "block",
+        "shortcut",
+        "params",
+        "MMACs",
+        "report row",
+        "paper / report err %",
+        "weights (DEFAULT)",
+        "from",
+        "test err %",
+    ]
     if args.markdown:
         print(markdown_table(rows, header))
         return 0
     print(_table(rows, header))
-    print("\nfamily: paper = He et al. 2015 (option A shortcuts); report = the lab report's "
-          "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image. "
-          "test err %: the DEFAULT weights' error,\nmeasured by cifarnets in fp32 on the full "
-          "test set (`cifarnets info NAME` for all weights and their sources).")
+    print(
+        "\nfamily: paper = He et al. 2015 (option A shortcuts); report = the lab report's "
+        "bottleneck nets.\nparams and MACs for a 10-class head and one 32x32 image. "
+        "test err %: the DEFAULT weights' error,\nmeasured by cifarnets in fp32 on the full "
+        "test set (`cifarnets info NAME` for all weights and their sources)."
+    )
     return 0
 
 
@@ -114,8 +140,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             published.append(f"lab report {ref.report} %")
         print(f"  published     {'; '.join(published)}")
     if not weights:
-        print("  weights       none published yet "
-              f"(train: cifarnets train --models {info.name})")
+        print(f"  weights       none published yet (train: cifarnets train --models {info.name})")
     default = default_weights(info.name)
     for w in weights:
         mark = " (DEFAULT)" if default and w.name == default.name else ""
@@ -127,16 +152,26 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _weights_details(w) -> list[tuple[str, str]]:
     m = w.metrics
-    chosen = ("checkpoint chosen on the test set: optimistic" if w.selected_on_test
-              else "final epoch")
-    rows = [("test error", f"{w.test_error} % ({m.get('test_error_eval', 'full test set')}; "
-                           f"{chosen})"),
-            ("normalisation", f"mean {tuple(w.mean)}, std {tuple(w.std)} "
-                              f"(model.pretrained_weights.transforms() applies it)")]
+    chosen = (
+        "checkpoint chosen on the test set: optimistic" if w.selected_on_test else "final epoch"
+    )
+    rows = [
+        ("test error", f"{w.test_error} % ({m.get('test_error_eval', 'full test set')}; {chosen})"),
+        (
+            "normalisation",
+            f"mean {tuple(w.mean)}, std {tuple(w.std)} "
+            f"(model.pretrained_weights.transforms() applies it)",
+        ),
+    ]
     if w.ported:
         s = w.source
-        rows.append(("source", f"{s.get('repository')} @ {str(s.get('commit'))[:12]}, "
-                               f"{s.get('file')} (sha256 {str(s.get('file_sha256'))[:12]})"))
+        rows.append(
+            (
+                "source",
+                f"{s.get('repository')} @ {str(s.get('commit'))[:12]}, "
+                f"{s.get('file')} (sha256 {str(s.get('file_sha256'))[:12]})",
+            )
+        )
         rows.append(("license", f"{w.license}, {s.get('copyright', '')}".rstrip(", ")))
         if w.recipe.get("description"):
             rows.append(("trained", w.recipe["description"]))
@@ -175,10 +210,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif weights_arg.endswith(".safetensors"):
         trained_on = _dataset_of_file(weights_arg)
         if trained_on and trained_on != args.dataset:
-            raise ValueError(f"{weights_arg} was trained on {trained_on} (its metadata says "
-                             f"so); pass --dataset {trained_on}")
-        model = load_weights_file(get_model(args.model, num_classes=spec.num_classes),
-                                  weights_arg)
+            raise ValueError(
+                f"{weights_arg} was trained on {trained_on} (its metadata says "
+                f"so); pass --dataset {trained_on}"
+            )
+        model = load_weights_file(get_model(args.model, num_classes=spec.num_classes), weights_arg)
         # The normalisation the file records (converted checkpoints carry their own).
         mean, std = model.pretrained_weights.mean, model.pretrained_weights.std
         label = f"weights from {weights_arg}"
@@ -194,25 +230,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.data = default_data_root()  # --download asks for the full test set: fetch it there
     if args.data is None:
         if args.dataset != "cifar10":
-            raise ValueError("only a CIFAR-10 sample ships with cifarnets; "
-                             f"pass --data ROOT for {args.dataset}")
+            raise ValueError(
+                f"only a CIFAR-10 sample ships with cifarnets; pass --data ROOT for {args.dataset}"
+            )
         images, labels, _ = load_test_sample()
-        where = (f"the CIFAR-10 test SAMPLE shipped with cifarnets ({len(images):,} of 10,000 "
-                 f"images; pass --data ROOT for the full test set)")
+        where = (
+            f"the CIFAR-10 test SAMPLE shipped with cifarnets ({len(images):,} of 10,000 "
+            f"images; pass --data ROOT for the full test set)"
+        )
     else:
         images, labels = load_split(args.dataset, args.data, train=False, download=args.download)
         where = f"the {args.dataset} test set at {args.data}"
     if args.limit is not None:
-        images, labels = images[:args.limit], labels[:args.limit]
+        images, labels = images[: args.limit], labels[: args.limit]
         where += f", first {len(images):,} images only (--limit)"
 
     if not args.json:
         print(f"{args.model}: {label}")
         print(f"evaluating on {where}, device {device}")
-    result = evaluate(model.to(device), images, labels, mean=mean, std=std,
-                      batch_size=args.batch_size, device=device, progress=not args.json)
-    summary = {"model": args.model, "weights": label, "data": where, "errors": result.errors,
-               "images": result.total, "test_error": round(result.error, 4)}
+    result = evaluate(
+        model.to(device),
+        images,
+        labels,
+        mean=mean,
+        std=std,
+        batch_size=args.batch_size,
+        device=device,
+        progress=not args.json,
+    )
+    summary = {
+        "model": args.model,
+        "weights": label,
+        "data": where,
+        "errors": result.errors,
+        "images": result.total,
+        "test_error": round(result.error, 4),
+    }
     if args.json:
         print(json.dumps(summary))
     else:
@@ -267,18 +320,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     load_checked(get_model(arch, num_classes=int(meta["num_classes"])), state, str(args.src))
     atomic_write(args.out, canonical_bytes(state, meta))
     checked = ", as --arch said" if args.arch else ""
-    print(f"wrote {args.out}: {arch} (inferred from the file{checked}: "
-          f"{model_info(arch).blocks_per_stage} blocks per stage, {meta['num_classes']}-class "
-          f"head), trained with "
-          f"mean {meta['mean']} std {meta['std']} (recorded in the file; `cifarnets eval "
-          f"{arch} --weights {args.out} --data ROOT` uses them)")
+    print(
+        f"wrote {args.out}: {arch} (inferred from the file{checked}: "
+        f"{model_info(arch).blocks_per_stage} blocks per stage, {meta['num_classes']}-class "
+        f"head), trained with "
+        f"mean {meta['mean']} std {meta['std']} (recorded in the file; `cifarnets eval "
+        f"{arch} --weights {args.out} --data ROOT` uses them)"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cifarnets", description="The CIFAR ResNets and plain nets of He et al. (2015).",
-        epilog=_exit.HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="cifarnets",
+        description="The CIFAR ResNets and plain nets of He et al. (2015).",
+        epilog=_exit.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cifarnets {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -295,44 +352,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="test error of a net on CIFAR-10/100")
     p.add_argument("model", help="a name from `cifarnets list`")
-    p.add_argument("--data", type=Path, default=None, metavar="ROOT",
-                   help="data root in torchvision's layout (ROOT/cifar-10-batches-py); "
-                        "default: the 1,000-image CIFAR-10 test sample shipped with cifarnets")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="ROOT",
+        help="data root in torchvision's layout (ROOT/cifar-10-batches-py); "
+        "default: the 1,000-image CIFAR-10 test sample shipped with cifarnets",
+    )
     p.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")
-    p.add_argument("--weights", default=None,
-                   help="DEFAULT, a tag (cifar10_akamaster), a full name "
-                        "(resnet56.cifar10_akamaster), a local .safetensors file, or random; "
-                        "default: DEFAULT if published, else random init (labelled so)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="DEFAULT, a tag (cifar10_akamaster), a full name "
+        "(resnet56.cifar10_akamaster), a local .safetensors file, or random; "
+        "default: DEFAULT if published, else random init (labelled so)",
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--batch-size", type=positive_int, default=500)
-    p.add_argument("--limit", type=positive_int, default=None,
-                   help="only the first N test images")
-    p.add_argument("--download", action="store_true",
-                   help="download the data set into --data (default with --download: "
-                        f"{default_data_root()}) if it is missing or corrupt")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N test images")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download the data set into --data (default with --download: "
+        f"{default_data_root()}) if it is missing or corrupt",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
     p.set_defaults(func=cmd_eval)
 
     # Parsed by the training program itself (see main); listed here for `cifarnets --help`.
-    sub.add_parser("train", add_help=False,
-                   help="retrain nets with the report's recipe, resumable in chunks "
-                        "(cifarnets train --help)")
+    sub.add_parser(
+        "train",
+        add_help=False,
+        help="retrain nets with the report's recipe, resumable in chunks (cifarnets train --help)",
+    )
 
     p = sub.add_parser("convert", help="another project's checkpoint as a cifarnets weights file")
-    p.add_argument("kind", choices=["akamaster"],
-                   help="whose checkpoint: akamaster = akamaster/pytorch_resnet_cifar10")
+    p.add_argument(
+        "kind",
+        choices=["akamaster"],
+        help="whose checkpoint: akamaster = akamaster/pytorch_resnet_cifar10",
+    )
     p.add_argument("src", type=Path, help="the checkpoint (.th / .pt)")
     p.add_argument("out", type=Path, help="the weights file to write (.safetensors)")
-    p.add_argument("--arch", default=None,
-                   help="the net you expect, e.g. resnet56: checked against the net the file "
-                        "is (default: inferred from its blocks per stage and head)")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help="the net you expect, e.g. resnet56: checked against the net the file "
+        "is (default: inferred from its blocks per stage and head)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=cmd_convert)
 
     # Parsed by cifarnets.publish itself (see main); listed here for `cifarnets --help`.
-    sub.add_parser("publish", add_help=False,
-                   help="write the Hub repos of published weights and upload them "
-                        "(cifarnets publish --help)")
+    sub.add_parser(
+        "publish",
+        add_help=False,
+        help="write the Hub repos of published weights and upload them (cifarnets publish --help)",
+    )
     return parser
 
 

@@ -31,9 +31,16 @@ from .datasets import dataset_for
 from .errors import ConversionError
 from .nets import STAGE_WIDTHS
 
-__all__ = ["AKAMASTER_MEAN", "AKAMASTER_STD", "ConversionError", "convert_akamaster",
-           "convert_akamaster_file", "infer_akamaster_arch", "load_akamaster_checkpoint",
-           "stream_permutations"]
+__all__ = [
+    "AKAMASTER_MEAN",
+    "AKAMASTER_STD",
+    "ConversionError",
+    "convert_akamaster",
+    "convert_akamaster_file",
+    "infer_akamaster_arch",
+    "load_akamaster_checkpoint",
+    "stream_permutations",
+]
 
 # akamaster trained with ImageNet's normalisation (its trainer.py), not CIFAR-10's:
 # the converted weights only give its errors with these constants.
@@ -58,11 +65,16 @@ def load_akamaster_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             f"pytorch_resnet_cifar10's trainer.py"
         ) from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
     ):
-        found = (f"a dict with keys {sorted(map(str, obj))[:6]}" if isinstance(obj, dict)
-                 else f"a {type(obj).__name__}")
+        found = (
+            f"a dict with keys {sorted(map(str, obj))[:6]}"
+            if isinstance(obj, dict)
+            else f"a {type(obj).__name__}"
+        )
         raise ConversionError(
             f"{path} holds no state dict (expected a dict of tensors, or "
             f"{{'state_dict': ...}} as akamaster's trainer.py saves; found {found})"
@@ -70,8 +82,9 @@ def load_akamaster_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def stream_permutations(blocks_per_stage_widths: tuple[int, ...] = STAGE_WIDTHS,
-                        ) -> list[torch.Tensor]:
+def stream_permutations(
+    blocks_per_stage_widths: tuple[int, ...] = STAGE_WIDTHS,
+) -> list[torch.Tensor]:
     """For each stage, ``perm`` with cifarnets' stream channel k = akamaster's ``perm[k]``.
 
     Stage 1 is the identity. Entering a stage of P channels from P/2, akamaster puts the
@@ -82,8 +95,9 @@ def stream_permutations(blocks_per_stage_widths: tuple[int, ...] = STAGE_WIDTHS,
     for width in blocks_per_stage_widths[1:]:
         prev = perms[-1]
         if width != 2 * len(prev):
-            raise ConversionError(f"option A doubles the width per stage, got {len(prev)} -> "
-                                  f"{width}")
+            raise ConversionError(
+                f"option A doubles the width per stage, got {len(prev)} -> {width}"
+            )
         quarter = width // 4
         padded = torch.cat([torch.arange(quarter), torch.arange(width - quarter, width)])
         perms.append(torch.cat([quarter + prev, padded]))
@@ -107,8 +121,9 @@ def akamaster_nets() -> dict[int, str]:
 
 
 def _could_be() -> str:
-    return ("akamaster's nets are the paper's option-A ResNets: " + ", ".join(
-        f"{name} ({n} blocks per stage)" for n, name in akamaster_nets().items()))
+    return "akamaster's nets are the paper's option-A ResNets: " + ", ".join(
+        f"{name} ({n} blocks per stage)" for n, name in akamaster_nets().items()
+    )
 
 
 def _blocks(state: dict[str, torch.Tensor]) -> tuple[dict[int, set[int]], set[str]]:
@@ -127,13 +142,18 @@ def _found(state: dict[str, torch.Tensor]) -> str:
     stages, layers = _blocks(state)
     if stages:
         counts = "/".join(str(len(stages[s])) for s in sorted(stages))
-        found = [f"{counts} blocks per stage in {', '.join(f'layer{s}' for s in sorted(stages))}"
-                 f" (block layers {', '.join(sorted(layers))})"]
+        found = [
+            f"{counts} blocks per stage in {', '.join(f'layer{s}' for s in sorted(stages))}"
+            f" (block layers {', '.join(sorted(layers))})"
+        ]
     else:
         found = ["no layerN.M block keys"]
     head = state.get("linear.weight")
-    found.append(f"a {head.shape[0]}-class head (linear.weight {tuple(head.shape)})"
-                 if head is not None and head.dim() == 2 else "no linear.weight (the classifier)")
+    found.append(
+        f"a {head.shape[0]}-class head (linear.weight {tuple(head.shape)})"
+        if head is not None and head.dim() == 2
+        else "no linear.weight (the classifier)"
+    )
     keys = sorted(state)
     found.append(f"{len(keys)} keys, e.g. {', '.join(keys[:3])}")
     return "; ".join(found)
@@ -152,7 +172,8 @@ def infer_akamaster_arch(state: dict[str, torch.Tensor]) -> str:
     if other:
         raise ConversionError(
             f"the checkpoint's blocks are not basic blocks (conv1/bn1/conv2/bn2): they also "
-            f"have {', '.join(other)}" + (" (a bottleneck net)" if "conv3" in other else "")
+            f"have {', '.join(other)}"
+            + (" (a bottleneck net)" if "conv3" in other else "")
             + f". Found: {_found(state)}. {_could_be()}"
         )
     if "shortcut" in layers:
@@ -183,8 +204,11 @@ def infer_akamaster_arch(state: dict[str, torch.Tensor]) -> str:
     def rows(key: str) -> int | None:
         return state[key].shape[0] if key in state and state[key].dim() else None
 
-    widths = (rows("conv1.weight"), *(rows(f"layer{s}.0.conv1.weight") for s in (1, 2, 3)),
-              head.shape[1])
+    widths = (
+        rows("conv1.weight"),
+        *(rows(f"layer{s}.0.conv1.weight") for s in (1, 2, 3)),
+        head.shape[1],
+    )
     expected = (STAGE_WIDTHS[0], *STAGE_WIDTHS, STAGE_WIDTHS[-1])
     if widths != expected:
         raise ConversionError(
@@ -195,8 +219,10 @@ def infer_akamaster_arch(state: dict[str, torch.Tensor]) -> str:
     return nets[n]
 
 
-def convert_akamaster(state: dict[str, torch.Tensor], arch: str | None = None,
-                      ) -> dict[str, torch.Tensor]:
+def convert_akamaster(
+    state: dict[str, torch.Tensor],
+    arch: str | None = None,
+) -> dict[str, torch.Tensor]:
     """An akamaster ``state_dict`` (``module.`` prefix, ``linear`` head) for cifarnets.
 
     The net is inferred from the checkpoint (:func:`infer_akamaster_arch`); ``arch``, if
@@ -243,13 +269,16 @@ def convert_akamaster(state: dict[str, torch.Tensor], arch: str | None = None,
     # Checkpoints from before PyTorch 0.4.1 have no BatchNorm step counters; eval and
     # fine-tuning with a set momentum never read them, so they start at zero.
     for key in [k for k in out if k.endswith(".running_mean")]:
-        out.setdefault(key.replace(".running_mean", ".num_batches_tracked"),
-                       torch.tensor(0, dtype=torch.long))
+        out.setdefault(
+            key.replace(".running_mean", ".num_batches_tracked"), torch.tensor(0, dtype=torch.long)
+        )
     return out
 
 
-def convert_akamaster_file(src: str | Path, arch: str | None = None,
-                           ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def convert_akamaster_file(
+    src: str | Path,
+    arch: str | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state dict, safetensors metadata) for an akamaster checkpoint file.
 
     The metadata records the net (inferred from the file; ``arch``, if given, is checked
@@ -266,8 +295,13 @@ def convert_akamaster_file(src: str | Path, arch: str | None = None,
     except ConversionError as err:
         raise ConversionError(f"{src}: {err}") from None
     num_classes = int(state["fc.weight"].shape[0])
-    meta = {"format": "pt", "arch": arch, "num_classes": str(num_classes),
-            "dataset": dataset_for(num_classes),
-            "mean": json.dumps(AKAMASTER_MEAN), "std": json.dumps(AKAMASTER_STD),
-            "converted_from": f"akamaster: {Path(src).name}"}
+    meta = {
+        "format": "pt",
+        "arch": arch,
+        "num_classes": str(num_classes),
+        "dataset": dataset_for(num_classes),
+        "mean": json.dumps(AKAMASTER_MEAN),
+        "std": json.dumps(AKAMASTER_STD),
+        "converted_from": f"akamaster: {Path(src).name}",
+    }
     return state, meta

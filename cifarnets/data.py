@@ -91,11 +91,15 @@ def _faults(folder: Path, files: tuple[DataFile, ...]) -> list[str]:
             continue
         size = path.stat().st_size
         if expected.size is not None and size != expected.size:
-            faults.append(f"{expected.name}: wrong size, expected {expected.size:,} bytes, "
-                          f"got {size:,} (truncated or not the official file)")
+            faults.append(
+                f"{expected.name}: wrong size, expected {expected.size:,} bytes, "
+                f"got {size:,} (truncated or not the official file)"
+            )
         elif (md5 := _md5(path)) != expected.md5:
-            faults.append(f"{expected.name}: md5 mismatch, expected {expected.md5}, got "
-                          f"{md5} (its bytes differ from the official file's)")
+            faults.append(
+                f"{expected.name}: md5 mismatch, expected {expected.md5}, got "
+                f"{md5} (its bytes differ from the official file's)"
+            )
     return faults
 
 
@@ -129,7 +133,8 @@ def _missing_message(spec: DatasetSpec, root: Path) -> str:
 def _corrupt_message(spec: DatasetSpec, root: Path, faults: list[str]) -> str:
     folder = root / spec.folder
     return (
-        f"{spec.name} at {folder} is incomplete or corrupt:\n  " + "\n  ".join(faults)
+        f"{spec.name} at {folder} is incomplete or corrupt:\n  "
+        + "\n  ".join(faults)
         + f"\nFix: download it again, which replaces the faulty files (--download, or "
         f"download=True in Python), or delete {folder} and put a verified copy there."
     )
@@ -142,8 +147,7 @@ def _download(spec: DatasetSpec, root: Path) -> None:
 
     archive = spec.url.rsplit("/", 1)[1]
     try:
-        download_and_extract_archive(spec.url, str(root), filename=archive,
-                                     md5=spec.archive_md5)
+        download_and_extract_archive(spec.url, str(root), filename=archive, md5=spec.archive_md5)
     except (OSError, RuntimeError, tarfile.TarError) as err:
         # A connection dropped after the check above, an archive that fails its md5
         # (torchvision raises RuntimeError), a damaged tar, a folder we cannot write.
@@ -161,8 +165,9 @@ def _one_line(err: BaseException) -> str:
 def _check_reachable(spec: DatasetSpec, root: Path) -> None:
     """Fail fast when offline: torchvision's own download has no timeout and can hang."""
     try:
-        urllib.request.urlopen(urllib.request.Request(spec.url, method="HEAD"),
-                               timeout=_DOWNLOAD_TIMEOUT_S).close()
+        urllib.request.urlopen(
+            urllib.request.Request(spec.url, method="HEAD"), timeout=_DOWNLOAD_TIMEOUT_S
+        ).close()
     except (urllib.error.URLError, OSError) as err:
         raise DataDownloadError(
             f"cannot download {spec.name}: {spec.url} is unreachable ({err}). Fix: connect "
@@ -170,8 +175,12 @@ def _check_reachable(spec: DatasetSpec, root: Path) -> None:
         ) from err
 
 
-def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...],
-              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def normalize(
+    images: torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> normalised float: ``(x / 255 - mean) / std``."""
     mean_t = torch.tensor(mean, device=images.device, dtype=dtype).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=images.device, dtype=dtype).view(1, -1, 1, 1)

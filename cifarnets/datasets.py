@@ -9,8 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CATEGORIES", "DATASETS", "DataFile", "DatasetSpec", "dataset_for",
-           "default_data_root", "get_dataset_spec"]
+__all__ = [
+    "CATEGORIES",
+    "DATASETS",
+    "DataFile",
+    "DatasetSpec",
+    "dataset_for",
+    "default_data_root",
+    "get_dataset_spec",
+]
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,12 @@ DATASETS: dict[str, DatasetSpec] = {
     # The lab report's constants (per-channel, over the training set). The widely
     # copied std (0.2023, 0.1994, 0.2010) is wrong: it is not the std of the pixels.
     "cifar10": DatasetSpec(
-        "cifar10", 10, (0.4914, 0.4824, 0.4467), (0.2471, 0.2435, 0.2616),
-        "cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "cifar10",
+        10,
+        (0.4914, 0.4824, 0.4467),
+        (0.2471, 0.2435, 0.2616),
+        "cifar-10-batches-py",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "c58f30108f718f92721af3b95e74349a",
         train_files=(
             DataFile("data_batch_1", "c99cafc152244af753f735de768cd75f", 31_035_704),
@@ -57,8 +68,12 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     # Per-channel mean/std of the CIFAR-100 training pixels, as commonly published.
     "cifar100": DatasetSpec(
-        "cifar100", 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-        "cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "cifar100",
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        "cifar-100-python",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         "eb9058c3a382ffc7106e4002c42a8d85",
         train_files=(DataFile("train", "16019d7e3df5f24257cddd939b257f8d", None),),
         test_files=(DataFile("test", "f0ef6b0ae62326f3e7ffdfab6717acfc", None),),
@@ -69,8 +84,18 @@ DATASETS: dict[str, DatasetSpec] = {
 # Class names in label order, as in the data set's own batches.meta (checked by the tests
 # against the real file). CIFAR-100's are not listed: no copy of it was at hand to check.
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                "ship", "truck"),
+    "cifar10": (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
 }
 
 

@@ -47,11 +47,12 @@ def count_correct(
     correct = torch.zeros((), dtype=torch.int64, device=device)
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="eval", unit="batch", disable=not progress, leave=False):
-        x = images[start:start + batch_size].to(device, non_blocking=True)
-        y = labels[start:start + batch_size].to(device, non_blocking=True)
+        x = images[start : start + batch_size].to(device, non_blocking=True)
+        y = labels[start : start + batch_size].to(device, non_blocking=True)
         x = normalize(x, mean, std).contiguous(memory_format=memory_format)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                            enabled=autocast_dtype is not None):
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+        ):
             logits = model(x)
         correct += (logits.argmax(1) == y).sum()
     return correct
@@ -77,6 +78,14 @@ def evaluate(
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need as many labels as images (>0), got {len(images)} and {len(labels)}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    correct = count_correct(model, images, labels, mean=mean, std=std, batch_size=batch_size,
-                            device=device, progress=progress)
+    correct = count_correct(
+        model,
+        images,
+        labels,
+        mean=mean,
+        std=std,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+    )
     return EvalResult(errors=len(images) - int(correct), total=len(images))

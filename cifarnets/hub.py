@@ -42,8 +42,14 @@ from .weights import (
     ships_in_package,
 )
 
-__all__ = ["cached_repo_file", "download_repo_file", "download_url", "fetch", "hub_call",
-           "sha256_of"]
+__all__ = [
+    "cached_repo_file",
+    "download_repo_file",
+    "download_url",
+    "fetch",
+    "hub_call",
+    "sha256_of",
+]
 
 T = TypeVar("T")
 _HUB_TIMEOUT_S = 10
@@ -95,19 +101,25 @@ def hub_call(what: str, call: Callable[[], T]) -> T:
                 if wait is not None:
                     time.sleep(wait)
                     continue
-                raise HubUnreachableError(f"{constants.ENDPOINT} answered HTTP {status} "
-                                          f"{attempt + 1} times ({what})") from err
+                raise HubUnreachableError(
+                    f"{constants.ENDPOINT} answered HTTP {status} {attempt + 1} times ({what})"
+                ) from err
             raise HubRefusedError(_one_line(err)) from err
         except LocalEntryNotFoundError as err:  # offline, or nothing cached after a failure
             raise HubUnreachableError(_one_line(err)) from err
         except Exception as err:  # connection refused, reset, timed out, dropped mid-file
-            raise HubUnreachableError(f"cannot reach {constants.ENDPOINT} ({what}): "
-                                      f"{_one_line(err)}") from err
+            raise HubUnreachableError(
+                f"cannot reach {constants.ENDPOINT} ({what}): {_one_line(err)}"
+            ) from err
     raise AssertionError("unreachable")
 
 
-def _fetch_from_hub(weights: Weights, cache_dir: str | Path | None,
-                    force_download: bool = False, progress: bool = True) -> Path:
+def _fetch_from_hub(
+    weights: Weights,
+    cache_dir: str | Path | None,
+    force_download: bool = False,
+    progress: bool = True,
+) -> Path:
     from huggingface_hub import (
         get_hf_file_metadata,
         hf_hub_download,
@@ -116,18 +128,34 @@ def _fetch_from_hub(weights: Weights, cache_dir: str | Path | None,
     )
 
     repo, revision = weights.hub_repo, weights.hub_revision
-    cached = hub_call("cache lookup", lambda: try_to_load_from_cache(
-        repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir))
+    cached = hub_call(
+        "cache lookup",
+        lambda: try_to_load_from_cache(repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir),
+    )
     if (force_download or not isinstance(cached, str)) and not _hub_offline():
         # One plain HEAD first. When the Hub cannot be reached, hf_hub_download retries
         # with back-off for ~20 s before it gives up; this fails within one timeout.
-        hub_call("HEAD", lambda: get_hf_file_metadata(
-            hf_hub_url(repo, HUB_FILENAME, revision=revision), timeout=_HUB_TIMEOUT_S))
+        hub_call(
+            "HEAD",
+            lambda: get_hf_file_metadata(
+                hf_hub_url(repo, HUB_FILENAME, revision=revision), timeout=_HUB_TIMEOUT_S
+            ),
+        )
     with _progress_bars(progress):
-        return Path(hub_call("download", lambda: hf_hub_download(
-            repo, HUB_FILENAME, revision=revision, cache_dir=cache_dir,
-            force_download=force_download, library_name="cifarnets",
-            library_version=__version__)))
+        return Path(
+            hub_call(
+                "download",
+                lambda: hf_hub_download(
+                    repo,
+                    HUB_FILENAME,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    library_name="cifarnets",
+                    library_version=__version__,
+                ),
+            )
+        )
 
 
 @contextmanager
@@ -150,8 +178,7 @@ def _progress_bars(enabled: bool):
         enable_progress_bars()
 
 
-def fetch(weights: Weights, *, cache_dir: str | Path | None = None,
-          progress: bool = True) -> Path:
+def fetch(weights: Weights, *, cache_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Path to the verified weights file: from the Hub (cache), else from the package.
 
     Honours ``HF_HUB_OFFLINE`` (then only the Hugging Face cache and the package are
@@ -174,8 +201,12 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None,
             warnings.warn(
                 f"{weights.name}: the Hub could not provide {weights.hub_repo}@"
                 f"{weights.hub_revision} ({_one_line(hub_error)}); using the copy "
-                + (f"in CIFARNETS_PRETRAINED_DIR={pretrained_dir()}" if is_private_dir()
-                   else "shipped with cifarnets"), stacklevel=3,
+                + (
+                    f"in CIFARNETS_PRETRAINED_DIR={pretrained_dir()}"
+                    if is_private_dir()
+                    else "shipped with cifarnets"
+                ),
+                stacklevel=3,
             )
         _verify(packaged, weights, f"Fix: {how_to_fix_folder()}.")
         return packaged
@@ -183,29 +214,38 @@ def fetch(weights: Weights, *, cache_dir: str | Path | None = None,
         raise hub_error  # it names the damaged file and how to heal it
     # Where a copy of the file would come from: the user's own folder, or a wheel.
     if not ships_in_package(weights):  # the Hub's alone (README "Weights"): cached once
-        copy = ("load it once while online: huggingface_hub keeps it in its cache, and "
-                "HF_HUB_OFFLINE=1 uses that copy")
+        copy = (
+            "load it once while online: huggingface_hub keeps it in its cache, and "
+            "HF_HUB_OFFLINE=1 uses that copy"
+        )
     elif is_private_dir():
-        copy = (f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
-                f"{pretrained_dir()} (`cifarnets publish add` writes it there)")
+        copy = (
+            f"put {weights.filename} into your weights folder CIFARNETS_PRETRAINED_DIR="
+            f"{pretrained_dir()} (`cifarnets publish add` writes it there)"
+        )
     else:
         copy = "install a cifarnets wheel that ships its weights"
     error = WeightsUnavailableError
     if hub_error is None:
         where = "it has not been uploaded to the Hub yet"
-        fix = (copy if is_private_dir()
-               else "reinstall cifarnets from a wheel that ships its weights")
+        fix = (
+            copy if is_private_dir() else "reinstall cifarnets from a wheel that ships its weights"
+        )
     else:
         where = f"the Hub ({weights.hub_repo}@{weights.hub_revision}) failed: {hub_error}"
         if _hub_offline() or isinstance(hub_error, HubUnreachableError):
             error = WeightsUnreachableError  # the network is what is missing
             fix = f"connect to the internet (and unset HF_HUB_OFFLINE), or {copy}"
         elif isinstance(hub_error, _HubMismatch):
-            fix = (f"deleting the cache will not help (the Hub itself serves other bytes); "
-                   f"{copy}, and report it")
+            fix = (
+                f"deleting the cache will not help (the Hub itself serves other bytes); "
+                f"{copy}, and report it"
+            )
         else:  # the Hub answered: the manifest names a repo, revision or file it lacks
-            fix = (f"upgrade cifarnets (its manifest names a repo or revision the Hub does "
-                   f"not have), or {copy}")
+            fix = (
+                f"upgrade cifarnets (its manifest names a repo or revision the Hub does "
+                f"not have), or {copy}"
+            )
     raise error(
         f"cannot get {weights.name}: {where}, and this installation has no packaged copy "
         f"({packaged}). Fix: {fix}."
@@ -216,8 +256,9 @@ class _HubMismatch(HubError):
     """The Hub served, twice, a file that is not the published one."""
 
 
-def _fetch_verified_from_hub(weights: Weights, cache_dir: str | Path | None,
-                             progress: bool = True) -> Path:
+def _fetch_verified_from_hub(
+    weights: Weights, cache_dir: str | Path | None, progress: bool = True
+) -> Path:
     path = _fetch_from_hub(weights, cache_dir, progress=progress)
     try:
         _verify(path, weights, "")
@@ -239,10 +280,15 @@ def _fetch_verified_from_hub(weights: Weights, cache_dir: str | Path | None,
     try:
         _verify(path, weights, "")
     except WeightsIntegrityError as again:
-        raise _HubMismatch(f"the Hub's file does not match the published sha256 even "
-                           f"when downloaded again ({again})") from None
-    warnings.warn(f"{weights.name}: the cached copy was damaged ({first}); downloaded it "
-                  f"again and verified it", stacklevel=4)
+        raise _HubMismatch(
+            f"the Hub's file does not match the published sha256 even "
+            f"when downloaded again ({again})"
+        ) from None
+    warnings.warn(
+        f"{weights.name}: the cached copy was damaged ({first}); downloaded it "
+        f"again and verified it",
+        stacklevel=4,
+    )
     return path
 
 
@@ -265,24 +311,38 @@ def _repo_cache_dir(path: Path) -> Path:
     return path.parent
 
 
-def download_repo_file(repo: str, filename: str = HUB_FILENAME, *,
-                       cache_dir: str | Path | None = None) -> Path:
+def download_repo_file(
+    repo: str, filename: str = HUB_FILENAME, *, cache_dir: str | Path | None = None
+) -> Path:
     """``filename`` of a Hub repo that cifarnets does not list (a user's own upload),
     through huggingface_hub's cache. Unreachable: :class:`WeightsUnreachableError`; no
     such repo or file: :class:`WeightsUnavailableError`; both say what to do."""
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(hub_call(f"{repo}/{filename}", lambda: hf_hub_download(
-            repo, filename, cache_dir=cache_dir, library_name="cifarnets",
-            library_version=__version__)))
+        return Path(
+            hub_call(
+                f"{repo}/{filename}",
+                lambda: hf_hub_download(
+                    repo,
+                    filename,
+                    cache_dir=cache_dir,
+                    library_name="cifarnets",
+                    library_version=__version__,
+                ),
+            )
+        )
     except HubError as err:
-        error = (WeightsUnreachableError if isinstance(err, HubUnreachableError)
-                 else WeightsUnavailableError)
+        error = (
+            WeightsUnreachableError
+            if isinstance(err, HubUnreachableError)
+            else WeightsUnavailableError
+        )
         raise error(
             f"cannot get {filename} of hf-hub:{repo}: {err}. Fix: check the repo id and "
             f"your network, or load a local copy with cifarnets.load_weights_file(model, "
-            f"PATH)") from err
+            f"PATH)"
+        ) from err
 
 
 def cached_repo_file(repo: str, filename: str) -> Path | None:
@@ -306,12 +366,14 @@ def download_url(url: str, *, cache_dir: str | Path | None = None) -> Path:
         with urllib.request.urlopen(url, timeout=_HUB_TIMEOUT_S) as response:
             data = response.read()
     except urllib.error.HTTPError as err:
-        raise WeightsUnavailableError(f"cannot download {url}: HTTP {err.code}. Fix: check "
-                                      f"the URL") from err
+        raise WeightsUnavailableError(
+            f"cannot download {url}: HTTP {err.code}. Fix: check the URL"
+        ) from err
     except (urllib.error.URLError, OSError) as err:
         raise WeightsUnreachableError(
             f"cannot download {url}: {_one_line(err)}. Fix: connect to the network, or "
-            f"download it yourself and name the file instead (file=PATH)") from err
+            f"download it yourself and name the file instead (file=PATH)"
+        ) from err
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data)
     return path

@@ -22,8 +22,14 @@ from .errors import WeightsError, WeightsIntegrityError
 from .hub import fetch, sha256_of
 from .weights import Weights, get_weights, pretrained_cfg_for
 
-__all__ = ["arch_of", "load_checked", "load_state_dict", "load_weights_file", "local_weights",
-           "read_safetensors"]
+__all__ = [
+    "arch_of",
+    "load_checked",
+    "load_state_dict",
+    "load_weights_file",
+    "local_weights",
+    "read_safetensors",
+]
 
 
 def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -40,7 +46,10 @@ def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], di
 
 
 def load_state_dict(
-    weights: str | Weights, arch: str | None = None, *, cache_dir: str | Path | None = None,
+    weights: str | Weights,
+    arch: str | None = None,
+    *,
+    cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
     """The verified state dict of published weights (see :func:`get_weights`)."""
@@ -49,8 +58,13 @@ def load_state_dict(
     return read_safetensors(path, weights.name)[0]
 
 
-def load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str,
-                 *, skip: tuple[str, ...] = ()) -> nn.Module:
+def load_checked(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    what: str,
+    *,
+    skip: tuple[str, ...] = (),
+) -> nn.Module:
     """Load ``state_dict`` into ``model`` if it fits exactly; return the model in eval mode.
 
     Every key and shape is checked first, so that a mismatch raises (naming the keys)
@@ -79,8 +93,10 @@ def load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what:
         if any(k.startswith("module.") for k in state_dict):
             hint = " (keys start with 'module.': strip that DataParallel prefix)"
         if any(k.startswith("linear.") for k in state_dict):
-            hint = (" (an akamaster/pytorch_resnet_cifar10 checkpoint? convert it: "
-                    "cifarnets convert akamaster SRC.th OUT.safetensors)")
+            hint = (
+                " (an akamaster/pytorch_resnet_cifar10 checkpoint? convert it: "
+                "cifarnets convert akamaster SRC.th OUT.safetensors)"
+            )
         raise WeightsIntegrityError(
             f"{what} does not fit {type(model).__name__}: {'; '.join(problems)}{hint}"
         )
@@ -123,8 +139,9 @@ def load_weights_file(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
-                  arch: str | None) -> Weights:
+def local_weights(
+    path: Path, meta: Mapping[str, str], model: nn.Module, arch: str | None
+) -> Weights:
     """A :class:`Weights` describing a local file (tag ``local``), from its metadata."""
     # Without metadata, the data set the net's head is for (100 outputs: CIFAR-100).
     dataset = meta.get("dataset") or dataset_for(int(getattr(model, "num_classes", 10)))
@@ -138,27 +155,39 @@ def local_weights(path: Path, meta: Mapping[str, str], model: nn.Module,
             f"say how to preprocess its inputs. Fix the file's metadata (cifarnets writes "
             f"dataset cifar10 or cifar100, mean and std as JSON lists); nothing was loaded"
         ) from err
-    source = {"path": str(path.resolve()), **{k: v for k, v in meta.items()
-                                              if k in ("converted_from", "run", "recipe")}}
+    source = {
+        "path": str(path.resolve()),
+        **{k: v for k, v in meta.items() if k in ("converted_from", "run", "recipe")},
+    }
     if "mean" not in meta or "std" not in meta:  # say so rather than pass a guess off as fact
-        source["normalisation"] = (f"assumed: the file does not say; {dataset}'s mean and std "
-                                   f"are used")
+        source["normalisation"] = (
+            f"assumed: the file does not say; {dataset}'s mean and std are used"
+        )
     if "dataset" not in meta:
         source["dataset"] = f"assumed {dataset}: the file does not say"
     return Weights(
-        arch=meta.get("arch") or arch or type(model).__name__, tag="local", dataset=dataset,
-        num_classes=int(getattr(model, "num_classes", 0)), mean=mean, std=std,
-        sha256=sha256_of(path), file_size=path.stat().st_size,
-        num_params=sum(p.numel() for p in model.parameters()), hub_repo="", hub_revision=None,
+        arch=meta.get("arch") or arch or type(model).__name__,
+        tag="local",
+        dataset=dataset,
+        num_classes=int(getattr(model, "num_classes", 0)),
+        mean=mean,
+        std=std,
+        sha256=sha256_of(path),
+        file_size=path.stat().st_size,
+        num_params=sum(p.numel() for p in model.parameters()),
+        hub_repo="",
+        hub_revision=None,
         # A local file's terms are its author's: nothing here says they are the project's.
-        license=meta.get("license", "unknown"), source=source,
+        license=meta.get("license", "unknown"),
+        source=source,
     )
-
-
 
 
 def arch_of(model: nn.Module) -> str | None:
     """The registry name of a CifarResNet's architecture (block, depth, shortcut), if it
     has one."""
-    return arch_for(getattr(model, "block", None), getattr(model, "depth", None),
-                    getattr(model, "shortcut", "?"))
+    return arch_for(
+        getattr(model, "block", None),
+        getattr(model, "depth", None),
+        getattr(model, "shortcut", "?"),
+    )

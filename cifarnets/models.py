@@ -50,11 +50,18 @@ def build(
     if shortcut == "registered":
         shortcut = info.shortcut
     if weights is None and not pretrained:
-        model = CifarResNet(info.block, info.blocks_per_stage, shortcut=shortcut,
-                            num_classes=10 if num_classes is None else num_classes)
-        model.pretrained_cfg = {**model.pretrained_cfg,
-                                **pretrained_cfg_for(arch if shortcut == info.shortcut
-                                                     else None, None, model.num_classes)}
+        model = CifarResNet(
+            info.block,
+            info.blocks_per_stage,
+            shortcut=shortcut,
+            num_classes=10 if num_classes is None else num_classes,
+        )
+        model.pretrained_cfg = {
+            **model.pretrained_cfg,
+            **pretrained_cfg_for(
+                arch if shortcut == info.shortcut else None, None, model.num_classes
+            ),
+        }
         return model
     if shortcut != info.shortcut:  # a contradiction: no weights exist for that net
         raise ValueError(
@@ -62,21 +69,28 @@ def build(
             f"shortcuts; shortcut={shortcut!r} has no published weights (use pretrained=False)"
         )
     # DEFAULT follows the data set the head is for (CIFAR-100 weights when there are any).
-    chosen = get_weights("DEFAULT" if weights is None else weights, arch,
-                         dataset=dataset_for(num_classes or 10))
+    chosen = get_weights(
+        "DEFAULT" if weights is None else weights, arch, dataset=dataset_for(num_classes or 10)
+    )
     state_dict = load_state_dict(chosen, cache_dir=cache_dir, progress=progress)
     if num_classes is None or num_classes == chosen.num_classes:
-        model = CifarResNet(info.block, info.blocks_per_stage, shortcut=shortcut,
-                            num_classes=chosen.num_classes)
+        model = CifarResNet(
+            info.block, info.blocks_per_stage, shortcut=shortcut, num_classes=chosen.num_classes
+        )
         load_checked(model, state_dict, chosen.name)
     else:  # fine-tuning on other classes: everything but the classifier, as timm does
-        model = CifarResNet(info.block, info.blocks_per_stage, shortcut=shortcut,
-                            num_classes=num_classes)
+        model = CifarResNet(
+            info.block, info.blocks_per_stage, shortcut=shortcut, num_classes=num_classes
+        )
         load_checked(model, state_dict, chosen.name, skip=("fc.",))
         if num_classes:
-            _logger.warning("cifarnets: loaded %s except its %d-class classifier; model.fc is "
-                            "a new %d-class layer (random init), to be trained", chosen.name,
-                            chosen.num_classes, num_classes)
+            _logger.warning(
+                "cifarnets: loaded %s except its %d-class classifier; model.fc is "
+                "a new %d-class layer (random init), to be trained",
+                chosen.name,
+                chosen.num_classes,
+                num_classes,
+            )
     model.pretrained_weights = chosen
     model.pretrained_cfg = pretrained_cfg_for(arch, chosen, model.num_classes)
     return model
@@ -86,22 +100,50 @@ def _builder(arch: str) -> Callable[..., CifarResNet]:
     """The builder of ``arch``, named like it, with the registry's summary as its doc."""
     info = model_info(arch)
     if info.family == "paper" and info.shortcut is not None:
-        def builder(*, pretrained: bool = False, weights: str | Weights | None = None,
-                    num_classes: int | None = None, shortcut: Shortcut = "A",
-                    progress: bool = True, cache_dir: str | None = None) -> CifarResNet:
-            return build(arch, pretrained=pretrained, weights=weights, num_classes=num_classes,
-                         shortcut=shortcut, progress=progress, cache_dir=cache_dir)
+
+        def builder(
+            *,
+            pretrained: bool = False,
+            weights: str | Weights | None = None,
+            num_classes: int | None = None,
+            shortcut: Shortcut = "A",
+            progress: bool = True,
+            cache_dir: str | None = None,
+        ) -> CifarResNet:
+            return build(
+                arch,
+                pretrained=pretrained,
+                weights=weights,
+                num_classes=num_classes,
+                shortcut=shortcut,
+                progress=progress,
+                cache_dir=cache_dir,
+            )
     else:  # the plain nets have no shortcut to choose; the report's nets keep option B
-        def builder(*, pretrained: bool = False, weights: str | Weights | None = None,
-                    num_classes: int | None = None, progress: bool = True,
-                    cache_dir: str | None = None) -> CifarResNet:
-            return build(arch, pretrained=pretrained, weights=weights, num_classes=num_classes,
-                         progress=progress, cache_dir=cache_dir)
+
+        def builder(
+            *,
+            pretrained: bool = False,
+            weights: str | Weights | None = None,
+            num_classes: int | None = None,
+            progress: bool = True,
+            cache_dir: str | None = None,
+        ) -> CifarResNet:
+            return build(
+                arch,
+                pretrained=pretrained,
+                weights=weights,
+                num_classes=num_classes,
+                progress=progress,
+                cache_dir=cache_dir,
+            )
 
     builder.__name__ = builder.__qualname__ = arch
     builder.__module__ = __name__
-    builder.__doc__ = (f"{info.summary}\n\n    Keyword arguments: see cifarnets.models "
-                       f"(pretrained, weights, num_classes, progress, cache_dir).\n    ")
+    builder.__doc__ = (
+        f"{info.summary}\n\n    Keyword arguments: see cifarnets.models "
+        f"(pretrained, weights, num_classes, progress, cache_dir).\n    "
+    )
     return builder
 
 
@@ -125,8 +167,7 @@ plain164 = _builder("plain164")
 _missing = [name for name in list_models() if name not in globals()]
 if _missing:
     raise RuntimeError(f"registry entries without a builder line in {__file__}: {_missing}")
-BUILDERS: dict[str, Callable[..., CifarResNet]] = {name: globals()[name]
-                                                   for name in list_models()}
+BUILDERS: dict[str, Callable[..., CifarResNet]] = {name: globals()[name] for name in list_models()}
 
 __all__ = ["BUILDERS", "build", "get_model", *BUILDERS]
 

@@ -16,7 +16,6 @@ The builders (``cifarnets.models``) make the registered nets from these parts an
 describe their weights in ``pretrained_cfg``.
 """
 
-
 from typing import Literal
 
 import torch
@@ -24,8 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["STAGE_WIDTHS", "BasicBlock", "Bottleneck", "CifarResNet", "ZeroPadShortcut",
-           "check_pool"]
+__all__ = [
+    "STAGE_WIDTHS",
+    "BasicBlock",
+    "Bottleneck",
+    "CifarResNet",
+    "ZeroPadShortcut",
+    "check_pool",
+]
 
 Shortcut = Literal["A", "B"] | None
 BlockKind = Literal["basic", "bottleneck"]
@@ -43,9 +48,7 @@ class ZeroPadShortcut(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
         if out_channels < in_channels:
-            raise ValueError(
-                f"option A can only add channels, got {in_channels} -> {out_channels}"
-            )
+            raise ValueError(f"option A can only add channels, got {in_channels} -> {out_channels}")
         self.extra_channels = out_channels - in_channels
         self.stride = stride
 
@@ -215,8 +218,12 @@ class CifarResNet(nn.Module):
         # timm's description of the input the net takes and of its weights. The net knows
         # its shape; the builders add the normalisation and the weights it was built with.
         self.pretrained_cfg: dict = {
-            "num_classes": num_classes, "input_size": (3, 32, 32), "pool_size": (8, 8),
-            "crop_pct": 1.0, "interpolation": "bilinear", "first_conv": "conv1",
+            "num_classes": num_classes,
+            "input_size": (3, 32, 32),
+            "pool_size": (8, 8),
+            "crop_pct": 1.0,
+            "interpolation": "bilinear",
+            "first_conv": "conv1",
             "classifier": "fc",
         }
         self.reset_parameters()
@@ -271,8 +278,9 @@ class CifarResNet(nn.Module):
         # a user's file): that description no longer holds. cifarnets' own loaders
         # describe the net again after loading.
         self.__dict__.pop("pretrained_weights", None)
-        self.pretrained_cfg = {k: v for k, v in self.pretrained_cfg.items()
-                               if k not in ("tag", "hf_hub_id", "license")}
+        self.pretrained_cfg = {
+            k: v for k, v in self.pretrained_cfg.items() if k not in ("tag", "hf_hub_id", "license")
+        }
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # -- the rest of timm's contract --------------------------------------------------------
@@ -327,8 +335,9 @@ class CifarResNet(nn.Module):
             return intermediates
         return x, intermediates
 
-    def prune_intermediate_layers(self, indices: int | list[int] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> list[int]:
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
         """Drop the stages after the last level in ``indices`` (and the head)."""
         take = _take_indices(len(self.feature_info), indices)
         for i in range(max(take) + 1, len(self.feature_info)):
@@ -351,8 +360,10 @@ def check_pool(global_pool: str, num_classes: int) -> None:
     if global_pool not in _POOLS:
         raise ValueError(f"global_pool must be one of {list(_POOLS)}, got {global_pool!r}")
     if global_pool == "" and num_classes:
-        raise ValueError("global_pool='' (no pooling) needs num_classes=0: the unpooled "
-                         "8x8 feature map cannot feed a classifier")
+        raise ValueError(
+            "global_pool='' (no pooling) needs num_classes=0: the unpooled "
+            "8x8 feature map cannot feed a classifier"
+        )
 
 
 def _take_indices(levels: int, indices: int | list[int] | None) -> list[int]:

@@ -71,6 +71,7 @@ DEFAULT_ORG = "cifarnets"
 
 # -- the weights folder -------------------------------------------------------------------
 
+
 def read_folder(folder: Path) -> tuple[dict[str, Weights], dict[str, dict[str, str]]]:
     """The manifest of a weights folder; an empty one if the folder has none yet."""
     path = folder / MANIFEST
@@ -80,11 +81,14 @@ def read_folder(folder: Path) -> tuple[dict[str, Weights], dict[str, dict[str, s
     return read_manifest(path)
 
 
-def write_manifest(folder: Path, table: dict[str, Weights],
-                   defaults: dict[str, dict[str, str]]) -> Path:
+def write_manifest(
+    folder: Path, table: dict[str, Weights], defaults: dict[str, dict[str, str]]
+) -> Path:
     """Replace ``folder``'s manifest (atomically) with ``table`` and ``defaults``."""
-    data = {"default": {a: dict(sorted(d.items())) for a, d in sorted(defaults.items()) if d},
-            "weights": [w.to_dict() for w in sorted(table.values(), key=lambda w: w.name)]}
+    data = {
+        "default": {a: dict(sorted(d.items())) for a, d in sorted(defaults.items()) if d},
+        "weights": [w.to_dict() for w in sorted(table.values(), key=lambda w: w.name)],
+    }
     path = folder / MANIFEST
     atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
     read_manifest.cache_clear()
@@ -99,9 +103,11 @@ def _check_writable(folder: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise PublishError(f"cannot write to the weights folder {folder} ({err}). Fix: pass "
-                           f"--folder DIR (or set CIFARNETS_PRETRAINED_DIR) to a folder you "
-                           f"can write; nothing was changed") from err
+        raise PublishError(
+            f"cannot write to the weights folder {folder} ({err}). Fix: pass "
+            f"--folder DIR (or set CIFARNETS_PRETRAINED_DIR) to a folder you "
+            f"can write; nothing was changed"
+        ) from err
 
 
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -112,8 +118,10 @@ def _check_names(arch: str, tag: str, org: str) -> str:
     accepts (else `publish hub` would fail after the weight is published). Returns the
     repo id."""
     if not _TAG.fullmatch(tag):
-        raise PublishError(f"invalid tag {tag!r}: use letters, digits, _ and - (data set + "
-                           f"recipe + version, e.g. cifar10_v1); nothing was changed")
+        raise PublishError(
+            f"invalid tag {tag!r}: use letters, digits, _ and - (data set + "
+            f"recipe + version, e.g. cifar10_v1); nothing was changed"
+        )
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
@@ -121,9 +129,11 @@ def _check_names(arch: str, tag: str, org: str) -> str:
     try:
         validate_repo_id(repo)
     except HFValidationError as err:
-        raise PublishError(f"the Hub would refuse the repo id {repo!r} ({err}). Fix: pass "
-                           f"--org with a valid Hub user or organisation name; nothing was "
-                           f"changed") from None
+        raise PublishError(
+            f"the Hub would refuse the repo id {repo!r} ({err}). Fix: pass "
+            f"--org with a valid Hub user or organisation name; nothing was "
+            f"changed"
+        ) from None
     return repo
 
 
@@ -132,18 +142,23 @@ def _check_replace(table: dict[str, Weights], name: str, replace: bool) -> str |
     old = table.get(name)
     if old is None:
         return None
-    where = (f"pinned to Hub commit {old.hub_revision}" if old.hub_revision
-             else "not uploaded yet")
-    what = (f"{name} (sha256 {old.sha256[:12]}, test error {old.test_error} %, {where})")
+    where = f"pinned to Hub commit {old.hub_revision}" if old.hub_revision else "not uploaded yet"
+    what = f"{name} (sha256 {old.sha256[:12]}, test error {old.test_error} %, {where})"
     if not replace:
-        raise PublishError(f"{what} is already published, and a published tag's bytes do not "
-                           f"change. Publish under a new tag (e.g. a higher version), or pass "
-                           f"--replace to replace it; nothing was changed")
+        raise PublishError(
+            f"{what} is already published, and a published tag's bytes do not "
+            f"change. Publish under a new tag (e.g. a higher version), or pass "
+            f"--replace to replace it; nothing was changed"
+        )
     return what
 
 
-def _set_default(defaults: dict[str, dict[str, str]], table: dict[str, Weights],
-                 weights: Weights, make_default: bool) -> None:
+def _set_default(
+    defaults: dict[str, dict[str, str]],
+    table: dict[str, Weights],
+    weights: Weights,
+    make_default: bool,
+) -> None:
     """The project's own weights are the DEFAULT of their net and data set; ported ones
     only until the project has its own; partial ones (a check run) only where there is
     nothing better, so that `pretrained=True` never swaps a real weight for a check run."""
@@ -158,43 +173,65 @@ def _rank(weights: Weights) -> int:
     return 0 if weights.partial else 1 if weights.ported else 2
 
 
-def _measure(arch: str, file: Path, data_root: Path, device: str,
-             mean: tuple[float, ...], std: tuple[float, ...], dataset: str) -> tuple[float, int]:
+def _measure(
+    arch: str,
+    file: Path,
+    data_root: Path,
+    device: str,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    dataset: str,
+) -> tuple[float, int]:
     """(test error %, images) of a weights file in fp32 on the full test set."""
     spec = get_dataset_spec(dataset)
     model = load_weights_file(get_model(arch, num_classes=spec.num_classes), file)
     images, labels = load_split(dataset, data_root, train=False)
-    result = evaluate(model.to(device), images, labels, mean=mean, std=std, device=device,
-                      progress=sys.stderr.isatty())
+    result = evaluate(
+        model.to(device),
+        images,
+        labels,
+        mean=mean,
+        std=std,
+        device=device,
+        progress=sys.stderr.isatty(),
+    )
     return round(result.error, 2), result.total
 
 
 # -- runs -> package ------------------------------------------------------------------
 
+
 def _read_runs(run_dirs: list[Path], allow_partial: bool) -> list[RunResult]:
     results = [read_result(d) for d in run_dirs]
     for r, d in zip(results, run_dirs, strict=True):
         if r.status != "finished":
-            raise PublishError(f"{d}: the run's status is {r.status!r}, not finished "
-                               f"({r.epochs}/{r.spec.recipe.epochs} epochs): only finished "
-                               f"runs are published")
+            raise PublishError(
+                f"{d}: the run's status is {r.status!r}, not finished "
+                f"({r.epochs}/{r.spec.recipe.epochs} epochs): only finished "
+                f"runs are published"
+            )
         if not (d / "weights.safetensors").is_file():
-            raise PublishError(f"{d} has no weights.safetensors (the run finished, but its "
-                               f"file is gone): restore it, or move the folder away and "
-                               f"train the run again")
+            raise PublishError(
+                f"{d} has no weights.safetensors (the run finished, but its "
+                f"file is gone): restore it, or move the folder away and "
+                f"train the run again"
+            )
         if not r.full_recipe and not allow_partial:
             raise PublishError(
                 f"{d} is not its recipe's full experiment (recipe {r.recipe}, train images "
                 f"{r.train_images:,}, test images {r.test_images:,}): publishing it would "
                 f"pass a check run off as a result. Pass --allow-partial to publish it "
-                f"anyway, labelled partial")
+                f"anyway, labelled partial"
+            )
     first = results[0]
     for r in results[1:]:
         # Seeds of one experiment: one note can then say what every number was measured on.
         if dataclasses.replace(r.spec, seed=first.seed) != first.spec:
-            raise PublishError(f"all runs of one published weight must be seeds of the same "
-                               f"run (net, data set, recipe, subsets): {r.name} and "
-                               f"{first.name} differ")
+            raise PublishError(
+                f"all runs of one published weight must be seeds of the same "
+                f"run (net, data set, recipe, subsets): {r.name} and "
+                f"{first.name} differ"
+            )
     seeds = [r.seed for r in results]
     if len(set(seeds)) != len(seeds):
         raise PublishError(f"two runs have the same seed: {seeds}")
@@ -209,9 +246,18 @@ def reproduces(arch: str, dataset: str, test_error: float | None, n_seeds: int) 
     return test_error <= ref.target + tolerance(n_seeds)
 
 
-def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | None = None,
-             org: str = DEFAULT_ORG, make_default: bool = True, device: str = "cpu",
-             allow_partial: bool = False, replace: bool = False) -> Weights:
+def add_runs(
+    run_dirs: list[Path],
+    tag: str,
+    *,
+    data_root: Path,
+    folder: Path | None = None,
+    org: str = DEFAULT_ORG,
+    make_default: bool = True,
+    device: str = "cpu",
+    allow_partial: bool = False,
+    replace: bool = False,
+) -> Weights:
     """Package the weights of ``run_dirs[0]`` as ``<arch>.<tag>``, with all runs' metrics."""
     folder = Path(folder) if folder else pretrained_dir()
     results = _read_runs([Path(d) for d in run_dirs], allow_partial)
@@ -228,8 +274,9 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
     # Every published number is what anyone gets from these files in fp32, full test set.
     per_seed, images = [], 0
     for d in run_dirs:
-        error, images = _measure(arch, Path(d) / "weights.safetensors", data_root, device,
-                                 spec.mean, spec.std, dataset)
+        error, images = _measure(
+            arch, Path(d) / "weights.safetensors", data_root, device, spec.mean, spec.std, dataset
+        )
         per_seed.append(error)
     metrics: dict[str, Any] = {
         "test_error": per_seed[0],
@@ -245,37 +292,53 @@ def add_runs(run_dirs: list[Path], tag: str, *, data_root: Path, folder: Path | 
         "test_error_during_training_eval": (
             f"the last epoch's evaluation during training, on {first.test_images:,} test "
             f"images, in the training's precision "
-            f"({', '.join(dict.fromkeys(h for r in results for h in r.hardware))})"),
+            f"({', '.join(dict.fromkeys(h for r in results for h in r.hardware))})"
+        ),
     }
     if len(per_seed) > 1:
         metrics["test_error_mean"] = round(statistics.mean(per_seed), 2)
         metrics["test_error_std"] = round(statistics.stdev(per_seed), 2)
-    verdict = reproduces(arch, dataset, metrics.get("test_error_mean", per_seed[0]),
-                         len(per_seed))
+    verdict = reproduces(arch, dataset, metrics.get("test_error_mean", per_seed[0]), len(per_seed))
     if verdict is not None and first.full_recipe:
         metrics["meets_target"] = verdict
     seeds = " ".join(str(r.seed) for r in results)
     chunk_commands = sorted({c.command for r in results for c in r.chunks if c.command})
     weights = Weights(
-        arch=arch, tag=tag, dataset=dataset, num_classes=spec.num_classes,
-        mean=spec.mean, std=spec.std, sha256=sha256_of(source),
-        file_size=source.stat().st_size, num_params=model_info(arch).num_params
+        arch=arch,
+        tag=tag,
+        dataset=dataset,
+        num_classes=spec.num_classes,
+        mean=spec.mean,
+        std=spec.std,
+        sha256=sha256_of(source),
+        file_size=source.stat().st_size,
+        num_params=model_info(arch).num_params
         + (spec.num_classes - 10) * (model_info(arch).num_features + 1),
-        hub_repo=hub_repo, hub_revision=None, metrics=metrics,
-        recipe={"name": first.recipe,
-                "command": f"cifarnets train --models {arch} --seeds {seeds} --dataset "
-                           f"{dataset}" + ("" if first.recipe == "report"
-                                           else f" (recipe {first.recipe})"),
-                "config": first.spec.recipe.to_dict(),
-                "train_images": first.train_images, "chunk_commands": chunk_commands},
-        training={"time_s": round(first.time_s, 1), "hardware": first.hardware,
-                  "chunks": len(first.chunks), "epochs": first.epochs,
-                  "torch": sorted({c.torch for c in first.chunks}),
-                  "commit": first.chunks[-1].commit if first.chunks else None,
-                  "warmup_end_step": first.warmup_end_step,
-                  **({"executor_fallbacks": first.executor_fallbacks}
-                     if first.executor_fallbacks else {})},
-        license="MIT", categories=CATEGORIES.get(dataset, ()),
+        hub_repo=hub_repo,
+        hub_revision=None,
+        metrics=metrics,
+        recipe={
+            "name": first.recipe,
+            "command": f"cifarnets train --models {arch} --seeds {seeds} --dataset "
+            f"{dataset}" + ("" if first.recipe == "report" else f" (recipe {first.recipe})"),
+            "config": first.spec.recipe.to_dict(),
+            "train_images": first.train_images,
+            "chunk_commands": chunk_commands,
+        },
+        training={
+            "time_s": round(first.time_s, 1),
+            "hardware": first.hardware,
+            "chunks": len(first.chunks),
+            "epochs": first.epochs,
+            "torch": sorted({c.torch for c in first.chunks}),
+            "commit": first.chunks[-1].commit if first.chunks else None,
+            "warmup_end_step": first.warmup_end_step,
+            **(
+                {"executor_fallbacks": first.executor_fallbacks} if first.executor_fallbacks else {}
+            ),
+        },
+        license="MIT",
+        categories=CATEGORIES.get(dataset, ()),
         partial=not first.full_recipe,
     )
     _install(folder, table, defaults, weights, source.read_bytes(), make_default)
@@ -299,19 +362,29 @@ PORTS: dict[str, dict[str, Any]] = {
         "recipe": {
             "name": "akamaster",
             "description": "200 epochs, SGD momentum 0.9, batch 128, lr 0.1 divided by 10 at "
-                           "epochs 100 and 150, weight decay 1e-4, pad-4 crop + flip, "
-                           "ImageNet normalisation, all 50,000 training images (the "
-                           "peer's README and trainer.py)",
+            "epochs 100 and 150, weight decay 1e-4, pad-4 crop + flip, "
+            "ImageNet normalisation, all 50,000 training images (the "
+            "peer's README and trainer.py)",
         },
         "selection": "the epoch with the best test error (the peer's best_prec1): the "
-                     "published error is optimistic, not a final-epoch number",
+        "published error is optimistic, not a final-epoch number",
     },
 }
 
 
-def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
-             folder: Path | None = None, org: str = DEFAULT_ORG, make_default: bool = True,
-             device: str = "cpu", replace: bool = False) -> Weights:
+def add_port(
+    kind: str,
+    src: Path,
+    *,
+    arch: str,
+    tag: str,
+    data_root: Path,
+    folder: Path | None = None,
+    org: str = DEFAULT_ORG,
+    make_default: bool = True,
+    device: str = "cpu",
+    replace: bool = False,
+) -> Weights:
     """Package a peer's checkpoint, converted exactly, with its source and license."""
 
     if kind not in PORTS:
@@ -333,26 +406,49 @@ def add_port(kind: str, src: Path, *, arch: str, tag: str, data_root: Path,
     staged = folder / f".{name}.staged{os.getpid()}.safetensors"
     atomic_write(staged, data)
     try:
-        error, images = _measure(arch, staged, data_root, device, port["mean"], port["std"],
-                                 dataset)
+        error, images = _measure(
+            arch, staged, data_root, device, port["mean"], port["std"], dataset
+        )
     finally:
         staged.unlink(missing_ok=True)
     weights = Weights(
-        arch=arch, tag=tag, dataset=dataset, num_classes=num_classes, mean=port["mean"],
-        std=port["std"], sha256=_sha256_bytes(data), file_size=len(data),
-        num_params=sum(v.numel() for k, v in state.items()
-                       if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))),
-        hub_repo=hub_repo, hub_revision=None,
-        metrics={"test_error": error, "test_images": images,
-                 "test_error_eval": f"fp32 on {device}, the full {dataset} test set "
-                                    f"({images:,} images), with the checkpoint's own "
-                                    f"(ImageNet) normalisation",
-                 "selection": port["selection"], "selected_on_test": True},
-        recipe=port["recipe"], training={},
-        license=port["license"], categories=CATEGORIES.get(dataset, ()),
-        source={"project": kind, "repository": port["repository"], "commit": port["commit"],
-                "file": Path(src).name, "file_sha256": sha256_of(src),
-                "license": port["license"], "copyright": port["copyright"]},
+        arch=arch,
+        tag=tag,
+        dataset=dataset,
+        num_classes=num_classes,
+        mean=port["mean"],
+        std=port["std"],
+        sha256=_sha256_bytes(data),
+        file_size=len(data),
+        num_params=sum(
+            v.numel()
+            for k, v in state.items()
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+        ),
+        hub_repo=hub_repo,
+        hub_revision=None,
+        metrics={
+            "test_error": error,
+            "test_images": images,
+            "test_error_eval": f"fp32 on {device}, the full {dataset} test set "
+            f"({images:,} images), with the checkpoint's own "
+            f"(ImageNet) normalisation",
+            "selection": port["selection"],
+            "selected_on_test": True,
+        },
+        recipe=port["recipe"],
+        training={},
+        license=port["license"],
+        categories=CATEGORIES.get(dataset, ()),
+        source={
+            "project": kind,
+            "repository": port["repository"],
+            "commit": port["commit"],
+            "file": Path(src).name,
+            "file_sha256": sha256_of(src),
+            "license": port["license"],
+            "copyright": port["copyright"],
+        },
     )
     _install(folder, table, defaults, weights, data, make_default)
     if replaced:
@@ -366,8 +462,14 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _install(folder: Path, table: dict[str, Weights], defaults: dict[str, dict[str, str]],
-             weights: Weights, data: bytes, make_default: bool) -> None:
+def _install(
+    folder: Path,
+    table: dict[str, Weights],
+    defaults: dict[str, dict[str, str]],
+    weights: Weights,
+    data: bytes,
+    make_default: bool,
+) -> None:
     """The file first, then the manifest that names it (a kill between leaves no entry
     pointing at a missing file)."""
     atomic_write(folder / weights.filename, data)
@@ -388,18 +490,23 @@ def sync_package(folder: Path) -> tuple[list[str], list[str]]:
     for weights in table.values():
         path = folder / weights.filename
         ships = ships_in_package(
-            weights, is_default=defaults.get(weights.arch, {}).get(weights.dataset) == weights.tag)
+            weights, is_default=defaults.get(weights.arch, {}).get(weights.dataset) == weights.tag
+        )
         if not ships and path.is_file():
             path.unlink()
             removed.append(weights.name)
-            print(f"{weights.name} leaves the package: the Hub serves it "
-                  f"({weights.hub_repo}@{weights.hub_revision[:12]})")
+            print(
+                f"{weights.name} leaves the package: the Hub serves it "
+                f"({weights.hub_repo}@{weights.hub_revision[:12]})"
+            )
         elif ships and not path.is_file():
             try:
                 source = fetch(weights)
             except CifarnetsError as err:
-                raise PublishError(f"{weights.name} ships in the package but is not in "
-                                   f"{folder}, and fetching it failed: {err}") from err
+                raise PublishError(
+                    f"{weights.name} ships in the package but is not in "
+                    f"{folder}, and fetching it failed: {err}"
+                ) from err
             atomic_write(path, source.read_bytes())
             added.append(weights.name)
             print(f"{weights.name} joins the package (fetched from {weights.hub_repo})")
@@ -407,6 +514,7 @@ def sync_package(folder: Path) -> tuple[list[str], list[str]]:
 
 
 # -- package -> Hub -------------------------------------------------------------------
+
 
 def hub_config(weights: Weights) -> dict[str, Any]:
     """``config.json`` of a Hub repo: enough to rebuild the net and its preprocessing,
@@ -416,8 +524,10 @@ def hub_config(weights: Weights) -> dict[str, Any]:
         "architecture": f"{TIMM_PREFIX}{weights.arch}",  # timm's name of the net
         "num_classes": weights.num_classes,
         "num_features": info.num_features,
-        "pretrained_cfg": {**pretrained_cfg_for(weights.arch, weights),
-                           "license": weights.license.lower()},
+        "pretrained_cfg": {
+            **pretrained_cfg_for(weights.arch, weights),
+            "license": weights.license.lower(),
+        },
         "library": "cifarnets",
         "cifarnets_architecture": weights.arch,
         "family": info.family,
@@ -441,8 +551,10 @@ def hub_config(weights: Weights) -> dict[str, Any]:
 
 # The Hub's ids of the data sets (the canonical CIFAR repos moved to the uoft-cs
 # organisation; the bare "cifar10" id only redirects there) and their display names.
-HUB_DATASETS = {"cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
-                "cifar100": ("uoft-cs/cifar100", "CIFAR-100")}
+HUB_DATASETS = {
+    "cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
+    "cifar100": ("uoft-cs/cifar100", "CIFAR-100"),
+}
 
 # What "the lab report" is: said once, before its first mention, in every card that has one.
 LAB_REPORT = (
@@ -473,22 +585,31 @@ def card_data(weights: Weights) -> ModelCardData:
     from huggingface_hub import EvalResult, ModelCardData
 
     info = model_info(weights.arch)
-    dataset_id, dataset_name = HUB_DATASETS.get(weights.dataset,
-                                                (weights.dataset, weights.dataset))
+    dataset_id, dataset_name = HUB_DATASETS.get(weights.dataset, (weights.dataset, weights.dataset))
     results = []
     if weights.test_error is not None:
         source = {}
         if weights.ported:
             s = weights.source
-            source = {"source_name": f"{s['project']}'s checkpoint, re-measured by cifarnets",
-                      "source_url": f"{s['repository']}/tree/{s['commit']}"}
+            source = {
+                "source_name": f"{s['project']}'s checkpoint, re-measured by cifarnets",
+                "source_url": f"{s['repository']}/tree/{s['commit']}",
+            }
         # Accuracy in percent, as CIFAR results are published (He et al., Papers with
         # Code's "Percentage correct"); metric_name says the unit. The error is in the text.
-        results.append(EvalResult(
-            task_type="image-classification", task_name="Image Classification",
-            dataset_type=dataset_id, dataset_name=dataset_name, dataset_split="test",
-            metric_type="accuracy", metric_name="Top-1 accuracy (%)",
-            metric_value=round(100 - weights.test_error, 2), **source))
+        results.append(
+            EvalResult(
+                task_type="image-classification",
+                task_name="Image Classification",
+                dataset_type=dataset_id,
+                dataset_name=dataset_name,
+                dataset_split="test",
+                metric_type="accuracy",
+                metric_name="Top-1 accuracy (%)",
+                metric_value=round(100 - weights.test_error, 2),
+                **source,
+            )
+        )
     return ModelCardData(
         # timm, not cifarnets: the Hub knows timm, so it shows the `timm.create_model(
         # "hf-hub:...")` snippet (which works: config.json's "architecture" is the timm name
@@ -497,10 +618,18 @@ def card_data(weights: Weights) -> ModelCardData:
         library_name="timm",
         license=weights.license.lower(),  # the weights' own: mit, or the port's bsd-2-clause
         pipeline_tag="image-classification",
-        tags=["image-classification", weights.dataset,
-              "resnet" if info.shortcut else "plain-cnn", "timm", "pytorch", "safetensors",
-              "cifarnets"],
-        datasets=[dataset_id], metrics=["accuracy"], model_name=weights.name,
+        tags=[
+            "image-classification",
+            weights.dataset,
+            "resnet" if info.shortcut else "plain-cnn",
+            "timm",
+            "pytorch",
+            "safetensors",
+            "cifarnets",
+        ],
+        datasets=[dataset_id],
+        metrics=["accuracy"],
+        model_name=weights.name,
         eval_results=results or None,
     )
 
@@ -517,46 +646,71 @@ def model_card(weights: Weights) -> str:
     summary = info.summary
     parts = []
     if weights.partial:
-        parts.append("**Partial**: published from a run that is not its recipe's full "
-                     "experiment; not a reproduction of anything.")
-    parts.append(f"{summary} {weights.num_params:,} parameters, {weights.macs / 1e6:.2f} M "
-                 f"multiply-accumulates per 32x32 image; trained on {dataset_name}.")
+        parts.append(
+            "**Partial**: published from a run that is not its recipe's full "
+            "experiment; not a reproduction of anything."
+        )
+    parts.append(
+        f"{summary} {weights.num_params:,} parameters, {weights.macs / 1e6:.2f} M "
+        f"multiply-accumulates per 32x32 image; trained on {dataset_name}."
+    )
 
     if weights.test_error is not None:
-        spread = (f"; mean {m['test_error_mean']} +- {m['test_error_std']} % over seeds "
-                  f"{m['seeds']}" if "test_error_std" in m else
-                  f"; seed {m['seed']}" if "seed" in m else "")
-        parts.append(f"## Result\n\nTest error **{weights.test_error} %** (accuracy "
-                     f"{round(100 - weights.test_error, 2)} %) on the {dataset_name} test "
-                     f"set{spread}.\n\n"
-                     f"| | |\n|---|---|\n"
-                     f"| measured | {m.get('test_error_eval', '')} |\n"
-                     f"| checkpoint selection | {m.get('selection', '')} |\n"
-                     f"| sha256 of model.safetensors | `{weights.sha256}` |")
-    if m.get("meets_target") is not None and info.report_label and not weights.partial \
-            and not weights.ported:
-        verb = ("reproduces" if m["meets_target"] else "does not reproduce (the miss is "
-                "reported, not hidden)")
+        spread = (
+            f"; mean {m['test_error_mean']} +- {m['test_error_std']} % over seeds {m['seeds']}"
+            if "test_error_std" in m
+            else f"; seed {m['seed']}"
+            if "seed" in m
+            else ""
+        )
+        parts.append(
+            f"## Result\n\nTest error **{weights.test_error} %** (accuracy "
+            f"{round(100 - weights.test_error, 2)} %) on the {dataset_name} test "
+            f"set{spread}.\n\n"
+            f"| | |\n|---|---|\n"
+            f"| measured | {m.get('test_error_eval', '')} |\n"
+            f"| checkpoint selection | {m.get('selection', '')} |\n"
+            f"| sha256 of model.safetensors | `{weights.sha256}` |"
+        )
+    if (
+        m.get("meets_target") is not None
+        and info.report_label
+        and not weights.partial
+        and not weights.ported
+    ):
+        verb = (
+            "reproduces"
+            if m["meets_target"]
+            else "does not reproduce (the miss is reported, not hidden)"
+        )
         target = ""
         if ref and ref.target is not None:
-            where = (ref.paper_source if ref.target_source == "paper"
-                     else "the lab report's own result")
+            where = (
+                ref.paper_source if ref.target_source == "paper" else "the lab report's own result"
+            )
             target = f"target {ref.target} % ({where}), "
-        parts.append(f"{weights.name} {verb} the row \"{info.report_label}\" of the lab "
-                     f"report's Table 1: {target}measured {weights.test_error} %.")
+        parts.append(
+            f'{weights.name} {verb} the row "{info.report_label}" of the lab '
+            f"report's Table 1: {target}measured {weights.test_error} %."
+        )
 
     if weights.ported:
         s = weights.source
-        parts.append(f"## Source and license\n\nPorted exactly from [{s['project']}]"
-                     f"({s['repository']}) (commit `{s['commit']}`, file `{s['file']}`, "
-                     f"sha256 `{s['file_sha256']}`), converted with `cifarnets convert "
-                     f"{s['project']}`. License {s['license']}, {s['copyright']}; the license "
-                     f"text ships with cifarnets (THIRD_PARTY_NOTICES.md).\n\n"
-                     f"Training (by {s['project']}): {weights.recipe.get('description', '')}.")
+        parts.append(
+            f"## Source and license\n\nPorted exactly from [{s['project']}]"
+            f"({s['repository']}) (commit `{s['commit']}`, file `{s['file']}`, "
+            f"sha256 `{s['file_sha256']}`), converted with `cifarnets convert "
+            f"{s['project']}`. License {s['license']}, {s['copyright']}; the license "
+            f"text ships with cifarnets (THIRD_PARTY_NOTICES.md).\n\n"
+            f"Training (by {s['project']}): {weights.recipe.get('description', '')}."
+        )
     else:
         t = weights.training
-        done = [f"{_hours(t['time_s'])} of training (epochs and evaluation)"
-                if t.get("time_s") else "Training time not recorded"]
+        done = [
+            f"{_hours(t['time_s'])} of training (epochs and evaluation)"
+            if t.get("time_s")
+            else "Training time not recorded"
+        ]
         if t.get("hardware"):
             done[0] += f" on {'; '.join(t['hardware'])}"
         if t.get("epochs"):
@@ -565,8 +719,10 @@ def model_card(weights: Weights) -> str:
             done.append(f"torch {', '.join(t['torch'])}")
         if t.get("commit"):
             done.append(f"cifarnets commit {t['commit']}")
-        parts.append(f"## Training\n\n{', '.join(done)}. Reproduce (then `cifarnets "
-                     f"publish add`):\n\n```\n{weights.recipe.get('command', '')}\n```")
+        parts.append(
+            f"## Training\n\n{', '.join(done)}. Reproduce (then `cifarnets "
+            f"publish add`):\n\n```\n{weights.recipe.get('command', '')}\n```"
+        )
 
     parts.append(f"""## How to use
 
@@ -588,10 +744,12 @@ model = timm.create_model("cifar_{weights.arch}.{weights.tag}", pretrained=True)
 
 Inputs: RGB in [0, 1], normalised with this weight's own mean {list(weights.mean)} and \
 std {list(weights.std)} (`timm.data.resolve_data_config(model=model)` gives them too).
-Classes: {', '.join(weights.categories) or 'see config.json'}.""")
+Classes: {", ".join(weights.categories) or "see config.json"}.""")
 
-    parts.append(f"## Citation\n\nHe, Zhang, Ren, Sun: Deep Residual Learning for Image "
-                 f"Recognition (CVPR 2016, arXiv:1512.03385).\n\n```bibtex\n{CITATION}\n```")
+    parts.append(
+        f"## Citation\n\nHe, Zhang, Ren, Sun: Deep Residual Learning for Image "
+        f"Recognition (CVPR 2016, arXiv:1512.03385).\n\n```bibtex\n{CITATION}\n```"
+    )
     first = next((i for i, part in enumerate(parts) if "the lab report" in part), None)
     if first is not None:  # named once, before its first mention
         parts.insert(first, LAB_REPORT)
@@ -606,8 +764,10 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
     try:  # the packaged copy, or (a weight only the Hub serves) the Hub's, verified
         source = fetch(weights)
     except CifarnetsError as err:
-        raise PublishError(f"cannot get the file of {weights.name} ({err}); publish it again "
-                           f"with `cifarnets publish add`") from err
+        raise PublishError(
+            f"cannot get the file of {weights.name} ({err}); publish it again "
+            f"with `cifarnets publish add`"
+        ) from err
     shutil.copyfile(source, folder / HUB_FILENAME)
     (folder / "config.json").write_text(json.dumps(hub_config(weights), indent=2) + "\n")
     (folder / "README.md").write_text(model_card(weights))
@@ -624,19 +784,30 @@ def upload_hub_repo(weights: Weights, folder: Path) -> str:
     api = HfApi()
     try:
         hub_call("create repo", lambda: api.create_repo(weights.hub_repo, exist_ok=True))
-        commit = hub_call("upload", lambda: api.upload_folder(
-            repo_id=weights.hub_repo, folder_path=str(folder),
-            commit_message=f"cifarnets {weights.name}"))
+        commit = hub_call(
+            "upload",
+            lambda: api.upload_folder(
+                repo_id=weights.hub_repo,
+                folder_path=str(folder),
+                commit_message=f"cifarnets {weights.name}",
+            ),
+        )
     except HubRefusedError as err:
         if isinstance(err.__cause__, HFValidationError):
-            raise PublishError(f"invalid Hub repo id {weights.hub_repo!r} ({err.__cause__}); fix "
-                               f"the manifest's hub_repo (publish add --org)") from err
-        raise PublishError(f"the Hub refused the upload of {weights.name}: {err}. Fix: log "
-                           f"in with a token that may write to {weights.hub_repo} (hf auth "
-                           f"login)") from err
+            raise PublishError(
+                f"invalid Hub repo id {weights.hub_repo!r} ({err.__cause__}); fix "
+                f"the manifest's hub_repo (publish add --org)"
+            ) from err
+        raise PublishError(
+            f"the Hub refused the upload of {weights.name}: {err}. Fix: log "
+            f"in with a token that may write to {weights.hub_repo} (hf auth "
+            f"login)"
+        ) from err
     except HubUnreachableError as err:
-        raise PublishError(f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
-                           f"connect and run the same command again") from err
+        raise PublishError(
+            f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
+            f"connect and run the same command again"
+        ) from err
     return commit.oid
 
 
@@ -650,32 +821,56 @@ def pin_revision(weights: Weights, revision: str, folder: Path | None = None) ->
 
 # -- command line ----------------------------------------------------------------------
 
+
 def build_parser(prog: str = "cifarnets publish") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description="Write (and upload) the Hub repos of published weights.",
-        epilog=_exit.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog=prog,
+        description="Write (and upload) the Hub repos of published weights.",
+        epilog=_exit.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="publish_command", required=True, metavar="STEP")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--tag", required=True, help="data set + recipe + version, e.g. cifar10_v1")
-        p.add_argument("--data", type=Path, required=True, metavar="ROOT",
-                       help="data root, to re-measure the test error of the file")
-        p.add_argument("--folder", type=Path, default=None,
-                       help="weights folder (default: $CIFARNETS_PRETRAINED_DIR, else the "
-                            "package's own)")
+        p.add_argument(
+            "--data",
+            type=Path,
+            required=True,
+            metavar="ROOT",
+            help="data root, to re-measure the test error of the file",
+        )
+        p.add_argument(
+            "--folder",
+            type=Path,
+            default=None,
+            help="weights folder (default: $CIFARNETS_PRETRAINED_DIR, else the package's own)",
+        )
         p.add_argument("--org", default=DEFAULT_ORG, help="Hub namespace of the repo")
-        p.add_argument("--no-default", action="store_true",
-                       help="do not make these the net's DEFAULT weights")
-        p.add_argument("--replace", action="store_true",
-                       help="replace an already published tag (its bytes and Hub pin)")
+        p.add_argument(
+            "--no-default", action="store_true", help="do not make these the net's DEFAULT weights"
+        )
+        p.add_argument(
+            "--replace",
+            action="store_true",
+            help="replace an already published tag (its bytes and Hub pin)",
+        )
         p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("add", help="package trained runs as published weights")
-    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR",
-                   help="run folders written by `cifarnets train` (seeds of one net)")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folders written by `cifarnets train` (seeds of one net)",
+    )
     common(p)
-    p.add_argument("--allow-partial", action="store_true",
-                   help="publish runs that are not their recipe's full experiment, labelled so")
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="publish runs that are not their recipe's full experiment, labelled so",
+    )
 
     p = sub.add_parser("port", help="package another project's checkpoint, converted exactly")
     p.add_argument("kind", choices=sorted(PORTS))
@@ -684,11 +879,15 @@ def build_parser(prog: str = "cifarnets publish") -> argparse.ArgumentParser:
     common(p)
 
     p = sub.add_parser("hub", help="write each weight's Hub repo and upload it")
-    p.add_argument("names", nargs="*",
-                   help="arch.tag names (default: every published weight not yet pinned)")
+    p.add_argument(
+        "names", nargs="*", help="arch.tag names (default: every published weight not yet pinned)"
+    )
     p.add_argument("--out", type=Path, required=True, help="where to write the repo folders")
-    p.add_argument("--dry-run", action="store_true",
-                   help="write the folders and show what would be uploaded; no network")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write the folders and show what would be uploaded; no network",
+    )
     return parser
 
 
@@ -707,19 +906,36 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.publish_command in ("add", "port"):
             if args.publish_command == "add":
-                weights = add_runs(args.runs, args.tag, data_root=args.data, folder=args.folder,
-                                   org=args.org, make_default=not args.no_default,
-                                   device=args.device, allow_partial=args.allow_partial,
-                                   replace=args.replace)
+                weights = add_runs(
+                    args.runs,
+                    args.tag,
+                    data_root=args.data,
+                    folder=args.folder,
+                    org=args.org,
+                    make_default=not args.no_default,
+                    device=args.device,
+                    allow_partial=args.allow_partial,
+                    replace=args.replace,
+                )
             else:
-                weights = add_port(args.kind, args.src, arch=args.arch, tag=args.tag,
-                                   data_root=args.data, folder=args.folder, org=args.org,
-                                   make_default=not args.no_default, device=args.device,
-                                   replace=args.replace)
+                weights = add_port(
+                    args.kind,
+                    args.src,
+                    arch=args.arch,
+                    tag=args.tag,
+                    data_root=args.data,
+                    folder=args.folder,
+                    org=args.org,
+                    make_default=not args.no_default,
+                    device=args.device,
+                    replace=args.replace,
+                )
             label = " (PARTIAL)" if weights.partial else ""
-            print(f"added {weights.name}{label}: test error {weights.test_error} % "
-                  f"({weights.metrics.get('test_error_eval')}), sha256 {weights.sha256[:12]}, "
-                  f"{weights.file_size:,} bytes -> {pretrained_dir() / weights.filename}")
+            print(
+                f"added {weights.name}{label}: test error {weights.test_error} % "
+                f"({weights.metrics.get('test_error_eval')}), sha256 {weights.sha256[:12]}, "
+                f"{weights.file_size:,} bytes -> {pretrained_dir() / weights.filename}"
+            )
             return 0
         return _hub(args)
     except DataError as err:
@@ -736,8 +952,10 @@ def _hub(args: argparse.Namespace) -> int:
         # Without names, only what is not yet on the Hub: a pinned weight's bytes are there
         # already, and uploading them again would only cost Hub calls (no new commit).
         if not args.names and weights.hub_revision:
-            print(f"skipped {weights.name}: already pinned to {weights.hub_repo}@"
-                  f"{weights.hub_revision[:12]} (name it to upload it again)")
+            print(
+                f"skipped {weights.name}: already pinned to {weights.hub_repo}@"
+                f"{weights.hub_revision[:12]} (name it to upload it again)"
+            )
             continue
         folder = write_hub_repo(weights, args.out)
         files = sorted(folder.iterdir())

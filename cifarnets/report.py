@@ -11,8 +11,16 @@ from ._registry import list_models, model_info
 from .reference import DEGRADATION_CHECKS, REFERENCES, SHORTCUT_CHECKS, tolerance
 from .training.results import RunResult
 
-__all__ = ["ORDER_CHECKS", "Row", "error_axis_top", "order_checks", "plot_curves",
-           "rows_from_results", "table1_markdown", "verify"]
+__all__ = [
+    "ORDER_CHECKS",
+    "Row",
+    "error_axis_top",
+    "order_checks",
+    "plot_curves",
+    "rows_from_results",
+    "table1_markdown",
+    "verify",
+]
 
 
 @dataclass(frozen=True)
@@ -61,19 +69,26 @@ def rows_from_results(results: list[RunResult]) -> list[Row]:
     order = {name: i for i, name in enumerate(list_models())}
     rows = []
     for (model, dataset, recipe), runs in sorted(
-            groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])):
+        groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])
+    ):
         runs = sorted(runs, key=lambda r: r.seed)
         ref = REFERENCES.get(model)
-        rows.append(Row(
-            model=model, dataset=dataset, recipe=recipe,
-            report_label=model_info(model).report_label,
-            seeds=[r.seed for r in runs],
-            per_seed=[r.final_test_error for r in runs],
-            statuses=[r.status for r in runs],
-            full_recipe=all(r.full_recipe and r.recipe == "report" for r in runs),
-            report=ref.report if ref else None, paper=ref.paper if ref else None,
-            target=ref.target if ref else None, tolerance=tolerance(len(runs)),
-        ))
+        rows.append(
+            Row(
+                model=model,
+                dataset=dataset,
+                recipe=recipe,
+                report_label=model_info(model).report_label,
+                seeds=[r.seed for r in runs],
+                per_seed=[r.final_test_error for r in runs],
+                statuses=[r.status for r in runs],
+                full_recipe=all(r.full_recipe and r.recipe == "report" for r in runs),
+                report=ref.report if ref else None,
+                paper=ref.paper if ref else None,
+                target=ref.target if ref else None,
+                tolerance=tolerance(len(runs)),
+            )
+        )
     return rows
 
 
@@ -88,9 +103,12 @@ ORDER_CHECKS = {
 def order_checks(rows: list[Row]) -> list[tuple[str, str, str, bool]]:
     """``(check, worse, better, is worse)`` for each pair whose nets were both trained."""
     by_model = {r.model: r for r in rows if r.dataset == "cifar10" and r.mean is not None}
-    return [(check, worse, better, by_model[worse].mean > by_model[better].mean)
-            for check, (pairs, _) in ORDER_CHECKS.items()
-            for worse, better in pairs if worse in by_model and better in by_model]
+    return [
+        (check, worse, better, by_model[worse].mean > by_model[better].mean)
+        for check, (pairs, _) in ORDER_CHECKS.items()
+        for worse, better in pairs
+        if worse in by_model and better in by_model
+    ]
 
 
 def verify(rows: list[Row]) -> list[str]:
@@ -105,8 +123,10 @@ def verify(rows: list[Row]) -> list[str]:
         elif row.verdict == "unfinished":
             failures.append(f"{row.model}: cannot verify, not every run has finished")
         elif row.verdict.startswith("n/a"):
-            failures.append(f"{row.model}: cannot verify, the runs are not the report's full "
-                            f"recipe (recipe {row.recipe}, or data subsets)")
+            failures.append(
+                f"{row.model}: cannot verify, the runs are not the report's full "
+                f"recipe (recipe {row.recipe}, or data subsets)"
+            )
     for check, worse, better, ok in order_checks(rows):
         if not ok:
             failures.append(f"{ORDER_CHECKS[check][1]}: {worse} is not worse than {better}")
@@ -133,8 +153,14 @@ def table1_markdown(rows: list[Row]) -> str:
         if len(r.per_seed) > 1:
             measured += f" ({', '.join(_fmt(e) for e in r.per_seed)})"
         target = f"<= {r.target} (+{r.tolerance})" if r.target is not None else "-"
-        notes = [n for n in (r.dataset if r.dataset != "cifar10" else "",
-                             r.recipe if r.recipe != "report" else "") if n]
+        notes = [
+            n
+            for n in (
+                r.dataset if r.dataset != "cifar10" else "",
+                r.recipe if r.recipe != "report" else "",
+            )
+            if n
+        ]
         dataset = f" ({', '.join(notes)})" if notes else ""
         lines.append(
             f"| {r.model}{dataset} | {r.report_label or '-'} | {measured} | "
@@ -172,14 +198,21 @@ def plot_curves(results: list[RunResult], out_dir: Path) -> list[Path]:
 
     curves: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        notes = [n for n in (r.dataset if r.dataset != "cifar10" else "",
-                             r.recipe if r.recipe != "report" else "") if n]
+        notes = [
+            n
+            for n in (
+                r.dataset if r.dataset != "cifar10" else "",
+                r.recipe if r.recipe != "report" else "",
+            )
+            if n
+        ]
         label = r.model + (f" ({', '.join(notes)})" if notes else "")
         for key in ("train_loss", "test_error"):
             curves[label][key].append([h[key] for h in r.history])
 
     error_top = error_axis_top(
-        [statistics.mean(v[-1] for v in c["test_error"]) for c in curves.values()])
+        [statistics.mean(v[-1] for v in c["test_error"]) for c in curves.values()]
+    )
 
     paths = []
     for key, title, filename in [
@@ -194,8 +227,12 @@ def plot_curves(results: list[RunResult], out_dir: Path) -> list[Path]:
                 length = min(len(v) for v in values[key])
                 mean = [statistics.mean(v[i] for v in values[key]) for i in range(length)]
                 off_scale = key == "test_error" and mean[-1] > error_top
-                ax.plot(range(1, length + 1), mean, linewidth=1.2,
-                        label=f"{label} (off scale: {mean[-1]:.1f} %)" if off_scale else label)
+                ax.plot(
+                    range(1, length + 1),
+                    mean,
+                    linewidth=1.2,
+                    label=f"{label} (off scale: {mean[-1]:.1f} %)" if off_scale else label,
+                )
             ax.set_title(f"{'ResNets' if kind == 'resnet' else 'Plain nets'}: {title.lower()}")
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)

@@ -63,68 +63,122 @@ from .training import EXECUTORS, RECIPES, RunSpec, Runtime, get_recipe, read_res
 from .training.results import RunResult
 
 # How the user started this program, for the commands recorded with every result.
-_COMMANDS = {"cifarnets train": "cifarnets train",
-             "reproduce.py": "python benchmarks/reproduce.py"}
+_COMMANDS = {"cifarnets train": "cifarnets train", "reproduce.py": "python benchmarks/reproduce.py"}
 SMOKE_SUBSETS = dict(train_subset=512, test_subset=256)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
-                        help=f"nets to train (default: {' '.join(PAPER_SIX)}); "
-                             f"any of: {' '.join(list_models())}")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"nets to train (default: {' '.join(PAPER_SIX)}); any of: {' '.join(list_models())}",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100"])
-    parser.add_argument("--data", type=Path, default=default_data_root(), metavar="ROOT",
-                        help="data root in torchvision's layout (default: %(default)s)")
-    parser.add_argument("--download", action="store_true",
-                        help="download the data set into --data first if it is missing")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results folder (default: runs/reproduce; runs/smoke with --smoke)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default_data_root(),
+        metavar="ROOT",
+        help="data root in torchvision's layout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download the data set into --data first if it is missing",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: runs/reproduce; runs/smoke with --smoke)",
+    )
     recipe = parser.add_argument_group(
-        "recipe (default: the report's; any change makes a recipe of its own name)")
+        "recipe (default: the report's; any change makes a recipe of its own name)"
+    )
     recipe.add_argument("--recipe", default="report", choices=sorted(RECIPES))
     recipe.add_argument("--epochs", type=int, default=None)
     recipe.add_argument("--lr", type=float, default=None)
     recipe.add_argument("--milestones", type=int, nargs="+", default=None)
     recipe.add_argument("--weight-decay", type=float, default=None)
     recipe.add_argument("--batch-size", type=int, default=None)
-    recipe.add_argument("--warmup", choices=["auto", "on", "off"], default="auto",
-                        help="lr 0.01 until training error < 80%%; auto: the paper's nets of "
-                             "110 layers and more")
-    recipe.add_argument("--train-subset", type=int, default=None, metavar="N",
-                        help="train on the first N images only (not the recipe)")
+    recipe.add_argument(
+        "--warmup",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="lr 0.01 until training error < 80%%; auto: the paper's nets of 110 layers and more",
+    )
+    recipe.add_argument(
+        "--train-subset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on the first N images only (not the recipe)",
+    )
     recipe.add_argument("--test-subset", type=int, default=None, metavar="N")
     speed = parser.add_argument_group("runtime (speed only: may change between chunks)")
     speed.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 (default: cuda if any)")
-    speed.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
-                       help="auto: bf16 on CUDA and on CPUs with bf16 instructions "
-                            "(AVX512_BF16, AMX), else fp32")
-    speed.add_argument("--executor", choices=["auto", *EXECUTORS],
-                       default="auto",
-                       help="how a step runs (auto: cuda_graph on CUDA, the fastest measured "
-                            "on a CPU); --no-cuda-graph = --executor eager")
+    speed.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="auto: bf16 on CUDA and on CPUs with bf16 instructions (AVX512_BF16, AMX), else fp32",
+    )
+    speed.add_argument(
+        "--executor",
+        choices=["auto", *EXECUTORS],
+        default="auto",
+        help="how a step runs (auto: cuda_graph on CUDA, the fastest measured "
+        "on a CPU); --no-cuda-graph = --executor eager",
+    )
     speed.add_argument("--no-cuda-graph", action="store_true", help=argparse.SUPPRESS)
     speed.add_argument("--no-channels-last", action="store_true")
     speed.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    speed.add_argument("--concurrent", type=positive_int, default=None, metavar="N",
-                       help="runs trained side by side per process (default: all)")
-    speed.add_argument("--max-minutes", type=float, default=None, metavar="M",
-                       help="stop at the last epoch boundary before M minutes (a chunk)")
-    speed.add_argument("--checkpoint-every-s", type=float, default=60.0, metavar="S",
-                       help="checkpoint at the end of an epoch when S seconds have passed "
-                            "since the last one (default: %(default)s); always at a stop")
-    parser.add_argument("--smoke", action="store_true",
-                        help="a CPU-sized check of the whole pipeline: the smoke recipe "
-                             "(2 epochs) on 512 images, resnet20 and plain20 unless --models "
-                             "is given, into runs/smoke")
-    parser.add_argument("--verify", action="store_true",
-                        help="exit 1 unless every net reaches its target")
-    parser.add_argument("--report-only", action="store_true",
-                        help="no training: rebuild the table and figures from OUT")
+    speed.add_argument(
+        "--concurrent",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="runs trained side by side per process (default: all)",
+    )
+    speed.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="stop at the last epoch boundary before M minutes (a chunk)",
+    )
+    speed.add_argument(
+        "--checkpoint-every-s",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="checkpoint at the end of an epoch when S seconds have passed "
+        "since the last one (default: %(default)s); always at a stop",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a CPU-sized check of the whole pipeline: the smoke recipe "
+        "(2 epochs) on 512 images, resnet20 and plain20 unless --models "
+        "is given, into runs/smoke",
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="exit 1 unless every net reaches its target"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no training: rebuild the table and figures from OUT",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     return parser
 
@@ -143,16 +197,27 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argpar
 
 def make_specs(args: argparse.Namespace) -> list[RunSpec]:
     base = get_recipe("smoke" if args.smoke else args.recipe)
-    changes = {k: v for k, v in dict(
-        epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-        batch_size=args.batch_size,
-        milestones=tuple(args.milestones) if args.milestones is not None else None,
-    ).items() if v is not None}
-    if args.epochs is not None and args.milestones is None and any(
-            m >= args.epochs for m in base.milestones):
-        raise ValueError(f"--epochs {args.epochs} ends before the {base.name} recipe's lr "
-                         f"milestones {base.milestones}: pass --milestones too (epochs at "
-                         f"which the lr drops, each below {args.epochs})")
+    changes = {
+        k: v
+        for k, v in dict(
+            epochs=args.epochs,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            batch_size=args.batch_size,
+            milestones=tuple(args.milestones) if args.milestones is not None else None,
+        ).items()
+        if v is not None
+    }
+    if (
+        args.epochs is not None
+        and args.milestones is None
+        and any(m >= args.epochs for m in base.milestones)
+    ):
+        raise ValueError(
+            f"--epochs {args.epochs} ends before the {base.name} recipe's lr "
+            f"milestones {base.milestones}: pass --milestones too (epochs at "
+            f"which the lr drops, each below {args.epochs})"
+        )
     if args.warmup != "auto":
         changes["warmup_min_depth"] = 1 if args.warmup == "on" else None
     recipe = base.with_changes(**changes)
@@ -162,24 +227,39 @@ def make_specs(args: argparse.Namespace) -> list[RunSpec]:
             subsets[key] = getattr(args, key)
     for name in args.models:
         model_info(name)  # an unknown name fails here, with the closest match
-    return [RunSpec(name, dataset=args.dataset, recipe=recipe, seed=seed, **subsets)
-            for name in args.models for seed in args.seeds]
+    return [
+        RunSpec(name, dataset=args.dataset, recipe=recipe, seed=seed, **subsets)
+        for name in args.models
+        for seed in args.seeds
+    ]
 
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
-    return Runtime(device=args.device, precision=args.precision, executor=args.executor,
-                   channels_last=not args.no_channels_last, threads=args.threads,
-                   checkpoint_every_s=args.checkpoint_every_s, max_minutes=args.max_minutes,
-                   progress=not args.quiet)
+    return Runtime(
+        device=args.device,
+        precision=args.precision,
+        executor=args.executor,
+        channels_last=not args.no_channels_last,
+        threads=args.threads,
+        checkpoint_every_s=args.checkpoint_every_s,
+        max_minutes=args.max_minutes,
+        progress=not args.quiet,
+    )
 
 
-def run_shard(specs: list[RunSpec], args: argparse.Namespace, runtime: Runtime,
-              command: str) -> list[RunResult]:
+def run_shard(
+    specs: list[RunSpec], args: argparse.Namespace, runtime: Runtime, command: str
+) -> list[RunResult]:
     concurrent = args.concurrent or len(specs) or 1
     results: list[RunResult] = []
     for start in range(0, len(specs), concurrent):
-        results += train(specs[start:start + concurrent], data_root=args.data,
-                         out_dir=args.out, runtime=runtime, command=command)
+        results += train(
+            specs[start : start + concurrent],
+            data_root=args.data,
+            out_dir=args.out,
+            runtime=runtime,
+            command=command,
+        )
         if any(r.status == "running" for r in results):
             break  # stopped by the budget or a signal: leave the rest for the next chunk
     return results
@@ -193,8 +273,10 @@ def write_report(results: list[RunResult], out: Path) -> list[str]:
     if _have_matplotlib():
         written += plot_curves(results, out)
     else:
-        print("note: matplotlib is not installed, so the figures were skipped "
-              "(pip install 'cifarnets[plots]', then --report-only)")
+        print(
+            "note: matplotlib is not installed, so the figures were skipped "
+            "(pip install 'cifarnets[plots]', then --report-only)"
+        )
     slim = [{k: v for k, v in r.to_dict().items() if k != "history"} for r in results]
     (out / "results.json").write_text(json.dumps(slim, indent=2) + "\n")
     written.append(out / "results.json")
@@ -215,8 +297,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
     command = " ".join([_COMMANDS.get(prog, "python -m cifarnets.reproduce"), *argv])
     # What trains the unfinished runs: this command, less --report-only.
-    continue_with = " ".join([_COMMANDS.get(prog, "python -m cifarnets.reproduce"),
-                              *(a for a in argv if a != "--report-only")])
+    continue_with = " ".join(
+        [
+            _COMMANDS.get(prog, "python -m cifarnets.reproduce"),
+            *(a for a in argv if a != "--report-only"),
+        ]
+    )
     try:
         specs = make_specs(args)
         runtime = make_runtime(args)
@@ -224,14 +310,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (CifarnetsError, ValueError) as err:
         return _exit.report(err)
     if not _have_matplotlib() and not args.report_only:
-        print("note: matplotlib is not installed: the runs will train and the table will be "
-              "written, the figures skipped (pip install 'cifarnets[plots]')", file=sys.stderr)
+        print(
+            "note: matplotlib is not installed: the runs will train and the table will be "
+            "written, the figures skipped (pip install 'cifarnets[plots]')",
+            file=sys.stderr,
+        )
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and args.device == "auto" and torch.cuda.is_available():
-        runtime = Runtime(**{**runtime.to_dict(),
-                             "device": f"cuda:{os.environ.get('LOCAL_RANK', '0')}"})
+        runtime = Runtime(
+            **{**runtime.to_dict(), "device": f"cuda:{os.environ.get('LOCAL_RANK', '0')}"}
+        )
     try:
         if args.download and not args.report_only and rank == 0:
             load_split(args.dataset, args.data, train=True, download=True)
@@ -249,10 +339,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     unfinished = [r for r in results if r.status == "running"]
     if unfinished or (not args.report_only and len(results) < len(specs)):
         for r in results:
-            print(f"{r.name}: {r.status}, epoch {r.epochs}/{r.spec.recipe.epochs}"
-                  + (f", test error {r.final_test_error:.2f} %" if r.history else ""))
-        print(f"not finished: {len(unfinished)} run(s) need more chunks. Continue with:\n  "
-              f"{continue_with}")
+            print(
+                f"{r.name}: {r.status}, epoch {r.epochs}/{r.spec.recipe.epochs}"
+                + (f", test error {r.final_test_error:.2f} %" if r.history else "")
+            )
+        print(
+            f"not finished: {len(unfinished)} run(s) need more chunks. Continue with:\n  "
+            f"{continue_with}"
+        )
         return _exit.UNFINISHED
     args.out.mkdir(parents=True, exist_ok=True)
     failures = write_report(results, args.out)
@@ -268,12 +362,16 @@ def _read_results(specs: list[RunSpec], out: Path) -> list[RunResult]:
     """--report-only: the results of the runs asked for that OUT holds; the others named."""
     missing = [s.name for s in specs if not (out / s.name / "summary.json").is_file()]
     if len(missing) == len(specs):
-        raise ValueError(f"{out} holds none of the runs asked for ({', '.join(missing)}): "
-                         f"check --out, and the options that name runs (--models, --seeds, "
-                         f"--dataset, the recipe and subset options, --smoke)")
+        raise ValueError(
+            f"{out} holds none of the runs asked for ({', '.join(missing)}): "
+            f"check --out, and the options that name runs (--models, --seeds, "
+            f"--dataset, the recipe and subset options, --smoke)"
+        )
     if missing:
-        print(f"note: {out} has no results yet for {', '.join(missing)}; the table leaves "
-              f"them out", file=sys.stderr)
+        print(
+            f"note: {out} has no results yet for {', '.join(missing)}; the table leaves them out",
+            file=sys.stderr,
+        )
     return [read_result(out / s.name) for s in specs if s.name not in missing]
 
 

@@ -68,19 +68,26 @@ class WeightsTransforms:
 
         if type(images).__module__.startswith("PIL."):  # torchvision data sets' images
             images = _pil_to_tensor(images)
-        if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4) or \
-                images.shape[-3] != 3:
+        if (
+            not isinstance(images, torch.Tensor)
+            or images.ndim not in (3, 4)
+            or images.shape[-3] != 3
+        ):
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-            raise ValueError(f"expected a PIL image or an RGB image tensor (N, 3, H, W) or "
-                             f"(3, H, W), got {shape}")
+            raise ValueError(
+                f"expected a PIL image or an RGB image tensor (N, 3, H, W) or "
+                f"(3, H, W), got {shape}"
+            )
         if images.dtype == torch.uint8:
             x = images.float() / 255
         else:
             x = images.float()
             top = float(x.max()) if x.numel() else 0.0
             if top > 1.0 + 1e-3:  # 0..255 floats: silently wrong
-                raise ValueError(f"float images must be in [0, 1], got values up to "
-                                 f"{top:.4g}; pass uint8 images or divide by 255")
+                raise ValueError(
+                    f"float images must be in [0, 1], got values up to "
+                    f"{top:.4g}; pass uint8 images or divide by 255"
+                )
         shape = (3, 1, 1)
         mean = torch.tensor(self.mean, device=x.device).view(shape)
         std = torch.tensor(self.std, device=x.device).view(shape)
@@ -88,8 +95,6 @@ class WeightsTransforms:
 
     def __repr__(self) -> str:
         return f"WeightsTransforms(mean={self.mean}, std={self.std})"
-
-
 
 
 def _pil_to_tensor(image):
@@ -172,9 +177,14 @@ class Weights:
     @property
     def meta(self) -> dict[str, Any]:
         """torchvision-style metadata: categories, num_params, metrics, recipe, license."""
-        return {"categories": list(self.categories), "num_params": self.num_params,
-                "metrics": dict(self.metrics), "recipe": dict(self.recipe),
-                "license": self.license, "source": dict(self.source)}
+        return {
+            "categories": list(self.categories),
+            "num_params": self.num_params,
+            "metrics": dict(self.metrics),
+            "recipe": dict(self.recipe),
+            "license": self.license,
+            "source": dict(self.source),
+        }
 
     def transforms(self) -> WeightsTransforms:
         """The preprocessing these weights expect (their own mean and std)."""
@@ -193,6 +203,7 @@ class Weights:
 
 # -- the table -------------------------------------------------------------------------
 
+
 def pretrained_dir() -> Path:
     """The folder of ``manifest.json`` and the weight files: the package's own, or
     ``$CIFARNETS_PRETRAINED_DIR`` (a private weight set, or a test's)."""
@@ -206,8 +217,10 @@ def is_private_dir() -> bool:
 
 def how_to_fix_folder() -> str:
     if is_private_dir():
-        return (f"fix or replace it in your weights folder CIFARNETS_PRETRAINED_DIR="
-                f"{pretrained_dir()} (or unset that variable to use cifarnets' own)")
+        return (
+            f"fix or replace it in your weights folder CIFARNETS_PRETRAINED_DIR="
+            f"{pretrained_dir()} (or unset that variable to use cifarnets' own)"
+        )
     return "reinstall cifarnets (pip install --force-reinstall cifarnets)"
 
 
@@ -225,9 +238,11 @@ def read_manifest(path: Path) -> tuple[dict[str, Weights], dict[str, dict[str, s
             raise WeightsError(
                 f"CIFARNETS_PRETRAINED_DIR={path.parent} does not exist. Fix: correct the "
                 f"path, create the folder, or unset it to use the weights shipped with "
-                f"cifarnets") from None
-        raise WeightsError(f"the weights manifest {path} is missing. Fix: "
-                           f"{how_to_fix_folder()}") from None
+                f"cifarnets"
+            ) from None
+        raise WeightsError(
+            f"the weights manifest {path} is missing. Fix: {how_to_fix_folder()}"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise WeightsError(
             f"cannot read the weights manifest {path}: {err}. Fix: {how_to_fix_folder()}"
@@ -236,8 +251,10 @@ def read_manifest(path: Path) -> tuple[dict[str, Weights], dict[str, dict[str, s
         for dataset, tag in tags.items():
             found = table.get(f"{arch}.{tag}")
             if found is None or found.dataset != dataset:
-                raise WeightsError(f"{path}: the {dataset} default of {arch}, {arch}.{tag}, "
-                                   f"is not a {dataset} weight in its list")
+                raise WeightsError(
+                    f"{path}: the {dataset} default of {arch}, {arch}.{tag}, "
+                    f"is not a {dataset} weight in its list"
+                )
     return table, defaults
 
 
@@ -293,8 +310,9 @@ def get_model_weights(arch: str) -> type[WeightsEnum]:
     key = (arch, id(table))  # one class per manifest read: members compare with `is`
     if key not in _ENUMS:
         default = default_weights(arch)
-        ordered = sorted((w for w in table.values() if w.arch == arch),
-                         key=lambda w: w != default)  # the DEFAULT first, then by name
+        ordered = sorted(
+            (w for w in table.values() if w.arch == arch), key=lambda w: w != default
+        )  # the DEFAULT first, then by name
         members: dict[str, Weights] = {w.tag: w for w in ordered}
         for tag, w in list(members.items()):  # aliases: the same member
             members.setdefault(tag.upper(), w)
@@ -340,13 +358,16 @@ def _accepted(arch: str | None) -> str:
     """The forms ``weights=`` takes, with examples that exist."""
     published = list_weights(f"{arch}.*" if arch else None) or list_weights()
     example = published[0] if published else "resnet56.cifar10_v1"
-    return (f'"DEFAULT", a tag such as "{example.split(".", 1)[1]}", a full name such as '
-            f'"{example}", or a cifarnets.Weights (a local .safetensors file loads with '
-            f'cifarnets.load_weights_file(model, path))')
+    return (
+        f'"DEFAULT", a tag such as "{example.split(".", 1)[1]}", a full name such as '
+        f'"{example}", or a cifarnets.Weights (a local .safetensors file loads with '
+        f"cifarnets.load_weights_file(model, path))"
+    )
 
 
-def get_weights(spec: str | Weights | WeightsEnum, arch: str | None = None, *,
-                dataset: str = "cifar10") -> Weights:
+def get_weights(
+    spec: str | Weights | WeightsEnum, arch: str | None = None, *, dataset: str = "cifar10"
+) -> Weights:
     """Resolve what ``weights=`` takes to a :class:`Weights`: ``"DEFAULT"``, a tag
     (``"cifar10_v1"``), a full name (``"resnet56.cifar10_v1"``, ``"resnet56.DEFAULT"``,
     torchvision's ``"ResNet56_Weights.DEFAULT"`` or ``"ResNet56_Weights.CIFAR10_V1"``), a
@@ -398,8 +419,9 @@ def _split_name(spec: str, arch: str | None) -> tuple[str | None, str]:
 
 def _by_upper_tag(arch: str | None, tag: str) -> Weights | None:
     """A weight named by torchvision's capitals (``CIFAR10_V1`` for ``cifar10_v1``)."""
-    return next((w for w in _manifest()[0].values()
-                 if w.arch == arch and w.tag.upper() == tag), None)
+    return next(
+        (w for w in _manifest()[0].values() if w.arch == arch and w.tag.upper() == tag), None
+    )
 
 
 def _default_or_raise(arch: str | None, dataset: str) -> Weights:
@@ -430,8 +452,9 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
     return names
 
 
-def pretrained_cfg_for(arch: str | None, weights: Weights | None,
-                       num_classes: int | None = None) -> dict[str, Any]:
+def pretrained_cfg_for(
+    arch: str | None, weights: Weights | None, num_classes: int | None = None
+) -> dict[str, Any]:
     """timm's pretrained config of a net with ``weights`` (or none): input, pooling,
     layer names, and the normalisation the weights were trained with."""
     if num_classes is None:
@@ -451,6 +474,9 @@ def pretrained_cfg_for(arch: str | None, weights: Weights | None,
         "classifier": "fc",
         "license": weights.license if weights else None,
         # timm 1.x reads the class names here (its ImageNetInfo-style label look-ups).
-        "label_names": (tuple(weights.categories) if weights and weights.categories
-                        else CATEGORIES.get(dataset.name)),
+        "label_names": (
+            tuple(weights.categories)
+            if weights and weights.categories
+            else CATEGORIES.get(dataset.name)
+        ),
     }

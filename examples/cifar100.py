@@ -43,8 +43,10 @@ def main() -> None:
             recipe = recipe.with_changes(epochs=args.epochs, milestones=milestones)
         spec = RunSpec(args.model, dataset="cifar100", recipe=recipe)
         (result,) = train(spec, data_root=args.data, out_dir=args.out)
-        print(f"{result.status}: final test error {result.final_test_error:.2f} %, "
-              f"in {args.out}/{spec.name}/")
+        print(
+            f"{result.status}: final test error {result.final_test_error:.2f} %, "
+            f"in {args.out}/{spec.name}/"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def main() -> None:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result = evaluate(model.to(device), images, labels, mean=mean, std=std, device=device)
-    print(f"{args.model}, {what}: test error {result.error:.2f} % on {result.total:,} images"
-          f"{'' if args.data else ' of the shipped sample'}")
+    print(
+        f"{args.model}, {what}: test error {result.error:.2f} % on {result.total:,} images"
+        f"{'' if args.data else ' of the shipped sample'}"
+    )
 
 
 if __name__ == "__main__":

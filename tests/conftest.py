@@ -29,9 +29,11 @@ def cifar10_root() -> Path:
         return Path(given)
     if (default_data_root() / "cifar-10-batches-py").is_dir():
         return default_data_root()  # where `cifarnets eval --download` puts it
-    reason = (f"real CIFAR-10 unavailable: set CIFARNETS_DATA to a data root with "
-              f"cifar-10-batches-py/, or put it in {default_data_root()} (cifarnets eval "
-              f"resnet20 --download does)")
+    reason = (
+        f"real CIFAR-10 unavailable: set CIFARNETS_DATA to a data root with "
+        f"cifar-10-batches-py/, or put it in {default_data_root()} (cifarnets eval "
+        f"resnet20 --download does)"
+    )
     if os.environ.get("CIFARNETS_REQUIRE_DATA") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
@@ -44,11 +46,13 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     from cifarnets.data import DATASETS
 
     spec = DATASETS["cifar10"]
-    monkeypatch.setitem(DATASETS, "cifar10",
-                        dataclasses.replace(spec, url="http://127.0.0.1:9/cifar.tar.gz"))
+    monkeypatch.setitem(
+        DATASETS, "cifar10", dataclasses.replace(spec, url="http://127.0.0.1:9/cifar.tar.gz")
+    )
 
 
 # -- published weights that the tests make themselves -------------------------------------
+
 
 @pytest.fixture
 def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -59,4 +63,3 @@ def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "manifest.json").write_text('{"default": {}, "weights": []}\n')
     monkeypatch.setenv("CIFARNETS_PRETRAINED_DIR", str(folder))
     return folder
-

@@ -66,7 +66,8 @@ def resolve(importer: str, node: ast.ImportFrom | ast.Import) -> list[str]:
     for alias in node.names:
         candidate = f"{base}.{alias.name}"
         is_module = (REPO / (candidate.replace(".", "/") + ".py")).is_file() or is_package(
-            candidate)
+            candidate
+        )
         found.append(candidate if is_module else base)
     return found
 
@@ -110,7 +111,7 @@ def test_the_import_graph_has_no_cycle():
         path.append(m)
         for t in sorted(edges.get(m, ())):
             if state.get(t) == 1:
-                cycle = path[path.index(t):] + [t]
+                cycle = path[path.index(t) :] + [t]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if t not in state:
                 visit(t)
@@ -143,19 +144,30 @@ def test_no_module_reaches_into_another_modules_private_names():
     for m, imps in GRAPH.items():
         for target, _, node in imps:
             if isinstance(node, ast.ImportFrom) and target != m:
-                private = [a.name for a in node.names
-                           if a.name.startswith("_") and not a.name.startswith("__")
-                           and not (PACKAGE / f"{a.name}.py").is_file()]
+                private = [
+                    a.name
+                    for a in node.names
+                    if a.name.startswith("_")
+                    and not a.name.startswith("__")
+                    and not (PACKAGE / f"{a.name}.py").is_file()
+                ]
                 assert not private, f"{m} imports private {private} from {target}"
 
 
 def test_no_tracked_file_names_a_path_outside_the_repository():
     # A user's clone has only the repository; .ci/run alone may say where the CI
     # machine keeps its copy of CIFAR-10.
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()
-    outside = ("../shared", "shared/data/", "shared/device", "shared/peer-weights",
-               "REFERENCE.md", "/work/")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = (
+        "../shared",
+        "shared/data/",
+        "shared/device",
+        "shared/peer-weights",
+        "REFERENCE.md",
+        "/work/",
+    )
     offenders = []
     for name in tracked:
         path = REPO / name

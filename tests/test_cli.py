@@ -84,8 +84,18 @@ def test_eval_on_the_shipped_sample_is_labelled(capsys):
 
 
 def test_eval_on_a_slice_of_the_real_test_set(capsys, cifar10_root):
-    code, out, _ = run(capsys, "eval", "plain20", "--data", str(cifar10_root), "--limit", "300",
-                       "--json", "--device", "cpu")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "plain20",
+        "--data",
+        str(cifar10_root),
+        "--limit",
+        "300",
+        "--json",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     result = json.loads(out)  # --json prints that one line and nothing else
     assert result["images"] == 300 and "first 300 images only" in result["data"]
@@ -126,10 +136,12 @@ def test_errors_are_clear_and_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "eval", "resnet20", "--device", "tpu")
     assert code == 2 and err == "error: unknown device 'tpu': expected cpu, cuda or cuda:N\n"
     code, _, err = run(capsys, "eval", "resnet56", "--weights", "nonsense")
-    assert code == 2 and err.startswith("error: unknown --weights 'nonsense' for resnet56. "
-                                        "Accepted: DEFAULT, a tag such as cifar10_akamaster, "
-                                        "a full name such as resnet56.cifar10_akamaster, a path "
-                                        "to a .safetensors file, or random.")
+    assert code == 2 and err.startswith(
+        "error: unknown --weights 'nonsense' for resnet56. "
+        "Accepted: DEFAULT, a tag such as cifar10_akamaster, "
+        "a full name such as resnet56.cifar10_akamaster, a path "
+        "to a .safetensors file, or random."
+    )
 
 
 @pytest.mark.skipif(torch.cuda.device_count() > 1, reason="this machine has a cuda:1")
@@ -150,10 +162,12 @@ def test_one_exit_status_convention(capsys, tmp_path, offline):
     cuda_1 = 3 if torch.cuda.device_count() < 2 else None
     table = [
         (["list"], 0),
-        (["list", "vgg*"], 1),                                   # nothing matched
-        ([], 2), (["frobnicate"], 2),                            # usage
+        (["list", "vgg*"], 1),  # nothing matched
+        ([], 2),
+        (["frobnicate"], 2),  # usage
         (["eval", "resnet20", "--limit", "0"], 2),
-        (["eval", "resnet21"], 2), (["info", "resnet21"], 2),    # input
+        (["eval", "resnet21"], 2),
+        (["info", "resnet21"], 2),  # input
         (["eval", "resnet20", "--weights", "nonsense"], 2),
         (["eval", "resnet20", "--device", "tpu"], 2),
         (["eval", "resnet20", "--data", no_data], 2),
@@ -180,8 +194,9 @@ def test_help_documents_the_exit_statuses(capsys):
         assert f"\n  {code}  " in out
 
 
-def test_eval_download_without_data_uses_the_default_root(capsys, monkeypatch, tmp_path,
-                                                          cifar10_root, offline):
+def test_eval_download_without_data_uses_the_default_root(
+    capsys, monkeypatch, tmp_path, cifar10_root, offline
+):
     monkeypatch.setenv("HOME", str(tmp_path))  # the default root: ~/.cache/cifarnets/data
     root = tmp_path / ".cache" / "cifarnets" / "data"
     code, out, err = run(capsys, "eval", "resnet20", "--download")
@@ -195,10 +210,13 @@ def test_eval_download_without_data_uses_the_default_root(capsys, monkeypatch, t
 
 def test_console_script_and_module_entry_points():
     script = shutil.which("cifarnets", path=str(REPO / ".venv" / "bin")) or shutil.which(
-        "cifarnets")
+        "cifarnets"
+    )
     assert script, "the cifarnets console script is not installed (pip install -e .)"
-    for command in ([script, "list", "resnet2*"], [sys.executable, "-m", "cifarnets", "list",
-                                                   "resnet2*"]):
+    for command in (
+        [script, "list", "resnet2*"],
+        [sys.executable, "-m", "cifarnets", "list", "resnet2*"],
+    ):
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "resnet20" in result.stdout and "269,722" in result.stdout
@@ -240,7 +258,8 @@ def test_version_and_polish(capsys):
     with pytest.raises(SystemExit) as excinfo:
         main(["--version"])
     assert excinfo.value.code == 0 and capsys.readouterr().out == (
-        f"cifarnets {cifarnets.__version__}\n")
+        f"cifarnets {cifarnets.__version__}\n"
+    )
     code, out, _ = run(capsys, "info", "resnet56")
     assert "report_label  -" in out and "None" not in out
     code, _, err = run(capsys, "eval", "resnet20", "--weights", "resnet56.cifar10_akamaster")

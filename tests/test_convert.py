@@ -80,8 +80,11 @@ def _random_peer(n: int, num_classes: int = 10) -> PeerResNet:
 
 def _peer_checkpoint(peer: PeerResNet) -> dict:
     # As the peer's trainer.py saves it: DataParallel's "module." prefix, no BN counters.
-    state = {f"module.{k}": v for k, v in peer.state_dict().items()
-             if not k.endswith("num_batches_tracked")}
+    state = {
+        f"module.{k}": v
+        for k, v in peer.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
     return {"state_dict": state, "best_prec1": 91.0}
 
 
@@ -153,6 +156,7 @@ def test_cli_convert_writes_a_file_eval_reads_with_its_normalisation(tmp_path, c
     with torch.no_grad():
         torch.testing.assert_close(model(x), peer(x), rtol=1e-4, atol=1e-4)
     from safetensors import safe_open
+
     with safe_open(out, "pt") as f:
         meta = f.metadata()
     assert meta["arch"] == "resnet20" and json.loads(meta["std"]) == [0.229, 0.224, 0.225]
@@ -178,8 +182,9 @@ def test_the_net_is_inferred_from_the_file(arch, tmp_path, capsys):
     assert infer_akamaster_arch(_peer_checkpoint(peer)["state_dict"]) == arch
     assert cli_main(["convert", "akamaster", str(src), str(out)]) == 0  # no --arch
     said = capsys.readouterr().out
-    assert f": {arch} (inferred from the file: {ARCHS[arch]} blocks per stage, 10-class " \
-           f"head)" in said
+    assert (
+        f": {arch} (inferred from the file: {ARCHS[arch]} blocks per stage, 10-class head)" in said
+    )
     model = cifarnets.load_weights_file(cifarnets.get_model(arch), out)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -191,8 +196,10 @@ def test_the_head_size_is_inferred_too(tmp_path, capsys):
     src, out = tmp_path / "c100.th", tmp_path / "c100.safetensors"
     torch.save(_peer_checkpoint(peer), src)
     assert cli_main(["convert", "akamaster", str(src), str(out), "--arch", "resnet32"]) == 0
-    assert "resnet32 (inferred from the file, as --arch said: 5 blocks per stage, 100-class " \
-           "head)" in capsys.readouterr().out
+    assert (
+        "resnet32 (inferred from the file, as --arch said: 5 blocks per stage, 100-class "
+        "head)" in capsys.readouterr().out
+    )
     model = cifarnets.load_weights_file(cifarnets.resnet32(num_classes=100), out)
     assert model.pretrained_weights.dataset == "cifar100"
 
@@ -230,8 +237,11 @@ def test_a_file_that_fits_no_net_says_what_it_found(tmp_path, capsys):
     assert "keys, e.g. bn1.bias" in message
     assert COULD_BE in message and "resnet1202 (200 blocks per stage)" in message
     # Stages of different lengths.
-    uneven = {k: v for k, v in _peer_checkpoint(_random_peer(5))["state_dict"].items()
-              if not k.startswith("module.layer2.4.")}
+    uneven = {
+        k: v
+        for k, v in _peer_checkpoint(_random_peer(5))["state_dict"].items()
+        if not k.startswith("module.layer2.4.")
+    }
     with pytest.raises(ConversionError, match="5/4/5 blocks per stage") as info:
         infer_akamaster_arch(uneven)
     assert "equally many blocks" in str(info.value)
@@ -240,8 +250,10 @@ def test_a_file_that_fits_no_net_says_what_it_found(tmp_path, capsys):
         infer_akamaster_arch(_renamed(cifarnets.resnet83()))
     # Other widths than the paper's 16/32/64.
     with pytest.raises(ConversionError, match=r"\(16, 16, 32, 64, 128\), not"):
-        infer_akamaster_arch(_peer_checkpoint(_random_peer(3))["state_dict"] | {
-            "module.linear.weight": torch.zeros(10, 128)})
+        infer_akamaster_arch(
+            _peer_checkpoint(_random_peer(3))["state_dict"]
+            | {"module.linear.weight": torch.zeros(10, 128)}
+        )
     # Through the command line: exit 2, what it found, nothing written.
     src, out = tmp_path / "r26.th", tmp_path / "r26.safetensors"
     torch.save({"state_dict": state}, src)
@@ -275,8 +287,11 @@ def test_ported_weights_say_where_they_come_from_and_are_default_until_own_ones(
     assert weights.source["commit"].startswith("d5489e8")
     # The README's rule: the port is the DEFAULT until the project has complete weights of
     # its own for the net (resnet20 has them from the CPU runs; the others wait for a GPU).
-    own = [w for w in cifarnets.get_model_weights(arch)
-           if not (w.ported or w.partial) and w.dataset == "cifar10"]
+    own = [
+        w
+        for w in cifarnets.get_model_weights(arch)
+        if not (w.ported or w.partial) and w.dataset == "cifar10"
+    ]
     expected = {w.value.name for w in own} if own else {weights.name}
     assert cifarnets.get_weights("DEFAULT", arch).name in expected
 
@@ -307,6 +322,7 @@ def test_their_normalisation_matters_and_every_user_path_applies_it(monkeypatch,
     assert seen == {"mean": own.mean, "std": own.std}
 
     batch = own.transforms()(images[:4])
-    expected = (images[:4].float() / 255 - torch.tensor(own.mean).view(1, 3, 1, 1)) / \
-        torch.tensor(own.std).view(1, 3, 1, 1)
+    expected = (images[:4].float() / 255 - torch.tensor(own.mean).view(1, 3, 1, 1)) / torch.tensor(
+        own.std
+    ).view(1, 3, 1, 1)
     torch.testing.assert_close(batch, expected)

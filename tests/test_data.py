@@ -127,16 +127,20 @@ def test_download_fails_fast_without_network(test_batch, fault, offline):
         load_split("cifar10", test_batch.parents[1], train=False, download=True)
     assert time.monotonic() - start < 5
     assert sorted(p.name for p in test_batch.parents[1].rglob("*")) == (
-        [] if fault == "missing_folder" else
-        ["cifar-10-batches-py", *(["test_batch"] if fault != "missing" else [])]
+        []
+        if fault == "missing_folder"
+        else ["cifar-10-batches-py", *(["test_batch"] if fault != "missing" else [])]
     ), "nothing downloaded, nothing deleted"
 
 
-@pytest.mark.parametrize("failure", [
-    RuntimeError("File not found or corrupted."),  # torchvision: the archive's md5
-    ConnectionResetError("Connection reset by peer"),  # dropped after the HEAD check
-    PermissionError("[Errno 13] Permission denied: 'cifar-10-python.tar.gz'"),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError("File not found or corrupted."),  # torchvision: the archive's md5
+        ConnectionResetError("Connection reset by peer"),  # dropped after the HEAD check
+        PermissionError("[Errno 13] Permission denied: 'cifar-10-python.tar.gz'"),
+    ],
+)
 def test_a_download_that_fails_midway_is_one_clear_error(tmp_path, monkeypatch, failure):
     import torchvision.datasets.utils as tv_utils
 

@@ -27,14 +27,19 @@ def test_readme_own_weights_pair_matches_the_manifest():
     import cifarnets
 
     readme = (REPO / "README.md").read_text()
-    rows = re.findall(r"^\| (\w+) \| [^|]+ \| \*\*([\d.]+) %\*\* \| ([^|]+) \| ([^|]+) \| "
-                      r"<= ([\d.]+) %", readme, re.M)
+    rows = re.findall(
+        r"^\| (\w+) \| [^|]+ \| \*\*([\d.]+) %\*\* \| ([^|]+) \| ([^|]+) \| "
+        r"<= ([\d.]+) %",
+        readme,
+        re.M,
+    )
     assert {row[0] for row in rows} >= {"resnet20", "plain20"}, rows
     for net, error, report, paper, target in rows:
         assert cifarnets.get_weights(f"{net}.cifar10_v1").test_error == float(error), net
         ref = REFERENCES[net]
-        assert [report.strip(), paper.strip()] == [f"{v} %" if v else "-"
-                                                   for v in (ref.report, ref.paper)], net
+        assert [report.strip(), paper.strip()] == [
+            f"{v} %" if v else "-" for v in (ref.report, ref.paper)
+        ], net
         assert float(target) == ref.target, net
 
 
@@ -44,9 +49,14 @@ def test_no_shipped_text_calls_the_lab_report_a_seed_report():
     import subprocess
 
     phrase = "seed" + " report"  # spelled apart, so that this file does not match itself
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()
-    offenders = [name for name in tracked if (REPO / name).is_file()
-                 and (REPO / name).suffix in (".py", ".md", ".sh", ".toml", ".json", ".txt")
-                 and phrase in (REPO / name).read_text(errors="ignore").lower()]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = [
+        name
+        for name in tracked
+        if (REPO / name).is_file()
+        and (REPO / name).suffix in (".py", ".md", ".sh", ".toml", ".json", ".txt")
+        and phrase in (REPO / name).read_text(errors="ignore").lower()
+    ]
     assert not offenders, offenders

@@ -11,8 +11,9 @@ import cifarnets
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
-                          cwd=REPO)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
 
 
 def test_evaluate_cifar10_without_weights_says_random(weights_dir):  # an empty manifest
@@ -28,8 +29,9 @@ def test_evaluate_cifar10_on_the_sample():
 
 
 def test_evaluate_cifar10_on_the_real_test_set(cifar10_root):
-    result = run("examples/evaluate_cifar10.py", "plain20", "--data", str(cifar10_root),
-                 "--limit", "200")
+    result = run(
+        "examples/evaluate_cifar10.py", "plain20", "--data", str(cifar10_root), "--limit", "200"
+    )
     assert result.returncode == 0, result.stderr
     assert "test error" in result.stdout and "on 200 images" in result.stdout
 
@@ -42,7 +44,8 @@ def test_cifar100_builds_a_100_class_net():
 
 
 def test_cifar100_without_its_data_says_how_to_fix(tmp_path):
-    result = run("examples/cifar100.py", "--model", "resnet20", "--data", str(tmp_path),
-                 "--epochs", "1")
+    result = run(
+        "examples/cifar100.py", "--model", "resnet20", "--data", str(tmp_path), "--epochs", "1"
+    )
     assert result.returncode != 0
     assert "cifar100 not found" in result.stderr and "cifar-100-python" in result.stderr

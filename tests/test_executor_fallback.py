@@ -55,8 +55,10 @@ class Raising(StepExecutor):
     name = "raising"
 
     def step(self, images_u8, labels):
-        raise RuntimeError("CUDA error: operation not permitted when stream is capturing\n"
-                           "Compile with TORCH_USE_CUDA_DSA to enable device-side assertions.")
+        raise RuntimeError(
+            "CUDA error: operation not permitted when stream is capturing\n"
+            "Compile with TORCH_USE_CUDA_DSA to enable device-side assertions."
+        )
 
 
 class LrTooHigh(StepExecutor):
@@ -152,7 +154,7 @@ def mid_epoch_run(cifar10_root) -> tuple[TrainingRun, list]:
     steps = run.epoch_steps()
     next(steps)
     next(steps)
-    batches = list(run.data.epoch(run.spec.seed, 0, 64, 4, True))[2:2 + CHECK_STEPS]
+    batches = list(run.data.epoch(run.spec.seed, 0, 64, 4, True))[2 : 2 + CHECK_STEPS]
     return run, batches
 
 
@@ -163,28 +165,35 @@ def test_the_check_leaves_the_runs_state_bitwise_untouched(mid_epoch_run, name):
     before = everything(run)
     assert float(before["loss_sum"]) > 0 and any(k.startswith("momentum.") for k in before)
     eager = run._make_executor("eager")
-    candidate = (EagerExecutor(eager.parts, run.batch_sizes) if name == "eager_copy"
-                 else run._make_executor(name))
+    candidate = (
+        EagerExecutor(eager.parts, run.batch_sizes)
+        if name == "eager_copy"
+        else run._make_executor(name)
+    )
     result = check_executor(candidate, eager, batches, lr=0.1)
     assert_same_weights(everything(run), before)
     if name == "eager_copy":  # eager against eager on a CPU: bitwise, the check's own claim
         assert result.ok and result.difference == 0.0
-        assert result.reason == ("bitwise equal (tolerance 0), 0 of 192 predictions apart "
-                                 "(tolerance 0%), over 3 steps")
+        assert result.reason == (
+            "bitwise equal (tolerance 0), 0 of 192 predictions apart (tolerance 0%), over 3 steps"
+        )
     elif name == "lr_too_high":  # a wrong step is caught by any tolerance the docs state
         assert not result.ok
         assert result.difference == pytest.approx(0.5, rel=1e-3)  # exactly the wrong half
         assert result.difference > max(t.rel for t in TOLERANCES.values())
-        assert result.reason.startswith("max relative difference 5.0e-01 (parameters, step 1; "
-                                        "tolerance 0), ")
-        ratio = float(re.search(r", ([0-9.e+]+)x eager's distance from the float64 step",
-                                result.reason)[1])
+        assert result.reason.startswith(
+            "max relative difference 5.0e-01 (parameters, step 1; tolerance 0), "
+        )
+        ratio = float(
+            re.search(r", ([0-9.e+]+)x eager's distance from the float64 step", result.reason)[1]
+        )
         assert ratio > 10 * ACCURACY_RATIO  # and far from the second opinion's bound
         assert result.reason.endswith("over 1 step")  # no need to go on
     else:
         assert not result.ok and result.difference is None
-        assert result.reason == ("raised RuntimeError: CUDA error: operation not permitted "
-                                 "when stream is capturing")
+        assert result.reason == (
+            "raised RuntimeError: CUDA error: operation not permitted when stream is capturing"
+        )
 
 
 def test_tolerances_are_stated_for_every_executor_and_precision():
@@ -220,26 +229,38 @@ def test_auto_tries_executors_in_the_documented_order(monkeypatch):
 @pytest.mark.usefixtures("broken_executors")
 @pytest.mark.parametrize("broken", ["raising", "lr_too_high"])
 def test_a_failing_executor_falls_back_loudly_and_trains_like_eager(
-        broken, cifar10_root, tmp_path, eager_weights, capsys):
-    (result,) = train(tiny(), data_root=cifar10_root, out_dir=tmp_path,
-                      runtime=runtime(broken, "eager"))
+    broken, cifar10_root, tmp_path, eager_weights, capsys
+):
+    (result,) = train(
+        tiny(), data_root=cifar10_root, out_dir=tmp_path, runtime=runtime(broken, "eager")
+    )
     assert result.status == "finished"
-    assert_same_weights(load_file(str(tmp_path / tiny().name / "weights.safetensors")),
-                        eager_weights())  # the failed check left no trace
+    assert_same_weights(
+        load_file(str(tmp_path / tiny().name / "weights.safetensors")), eager_weights()
+    )  # the failed check left no trace
 
     (line,) = warnings_in(capsys.readouterr().err)  # one line, once
-    assert line.startswith(f"warning: {tiny().name}: executor '{broken}' failed its check "
-                           f"against the eager step (fp32, epoch 1): ")
+    assert line.startswith(
+        f"warning: {tiny().name}: executor '{broken}' failed its check "
+        f"against the eager step (fp32, epoch 1): "
+    )
     assert line.endswith("; training with 'eager' instead")
-    expected = ("raised RuntimeError: CUDA error: operation not permitted" if broken == "raising"
-                else "max relative difference 5.0e-01 (parameters, step 1; tolerance 0)")
+    expected = (
+        "raised RuntimeError: CUDA error: operation not permitted"
+        if broken == "raising"
+        else "max relative difference 5.0e-01 (parameters, step 1; tolerance 0)"
+    )
     assert expected in line
 
     (chunk,) = result.chunks
     (fallback,) = chunk.fallbacks
     assert (chunk.executor, chunk.executor_asked) == ("eager", broken)
     assert (fallback.executor, fallback.to, fallback.epoch, fallback.step) == (
-        broken, "eager", 1, 0)
+        broken,
+        "eager",
+        1,
+        0,
+    )
     assert expected in fallback.reason and chunk.check_s >= 0
     if broken == "raising":
         assert fallback.difference is None
@@ -249,14 +270,14 @@ def test_a_failing_executor_falls_back_loudly_and_trains_like_eager(
     folder = tmp_path / tiny().name
     assert json.loads((folder / "chunks.json").read_text()) == [chunk.to_dict()]
     assert read_result(folder) == result
-    assert result.executor_fallbacks == [f"chunk 0: {broken} -> eager (epoch 1): "
-                                         f"{fallback.reason}"]
+    assert result.executor_fallbacks == [f"chunk 0: {broken} -> eager (epoch 1): {fallback.reason}"]
     assert result.hardware[0].endswith("(eager, fp32)")
 
 
 @pytest.mark.usefixtures("broken_executors")
-def test_a_step_built_anew_is_proven_again(cifar10_root, tmp_path, eager_weights, capsys,
-                                           monkeypatch):
+def test_a_step_built_anew_is_proven_again(
+    cifar10_root, tmp_path, eager_weights, capsys, monkeypatch
+):
     """An executor that rebuilds its step on a new lr (as cuda_graph re-captures) is
     checked before each build's first step; when the second build is wrong, the run
     falls back there, in the middle of the chunk, and still trains like eager."""
@@ -269,8 +290,12 @@ def test_a_step_built_anew_is_proven_again(cifar10_root, tmp_path, eager_weights
     monkeypatch.setattr(run_module, "check_executor", counting)
     Recapturing.broken_from = 2
     try:
-        (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path,
-                          runtime=runtime("recapturing", "eager"))
+        (result,) = train(
+            tiny(TINY),
+            data_root=cifar10_root,
+            out_dir=tmp_path,
+            runtime=runtime("recapturing", "eager"),
+        )
     finally:
         Recapturing.broken_from = 99
     assert checks == [("recapturing", 0.1), ("recapturing", 0.01)]  # epochs 1 and 3
@@ -278,14 +303,19 @@ def test_a_step_built_anew_is_proven_again(cifar10_root, tmp_path, eager_weights
     (fallback,) = result.chunks[0].fallbacks
     assert (fallback.executor, fallback.epoch, fallback.step) == ("recapturing", 3, 8)
     assert len(warnings_in(capsys.readouterr().err)) == 1
-    assert_same_weights(load_file(str(tmp_path / tiny(TINY).name / "weights.safetensors")),
-                        eager_weights(TINY))
+    assert_same_weights(
+        load_file(str(tmp_path / tiny(TINY).name / "weights.safetensors")), eager_weights(TINY)
+    )
 
     # Not broken: proven at each build, never falls back.
     checks.clear()
     Recapturing.builds = []
-    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "sound",
-                      runtime=runtime("recapturing", "eager"))
+    (result,) = train(
+        tiny(TINY),
+        data_root=cifar10_root,
+        out_dir=tmp_path / "sound",
+        runtime=runtime("recapturing", "eager"),
+    )
     assert checks == [("recapturing", 0.1), ("recapturing", 0.01)]
     assert result.chunks[0].fallbacks == [] and result.chunks[0].executor == "recapturing"
     assert not warnings_in(capsys.readouterr().err)
@@ -294,32 +324,52 @@ def test_a_step_built_anew_is_proven_again(cifar10_root, tmp_path, eager_weights
 @pytest.mark.usefixtures("broken_executors")
 @pytest.mark.parametrize("broken", ["raising", "lr_too_high"])
 def test_an_executor_given_by_name_that_fails_is_an_error_and_changes_nothing(
-        broken, cifar10_root, tmp_path):
+    broken, cifar10_root, tmp_path
+):
     spec = tiny(ONE.with_changes(epochs=2))
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=EAGER, stop_after_epochs=1)
     folder = tmp_path / spec.name
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    with pytest.raises(ExecutorCheckError, match=(
+    with pytest.raises(
+        ExecutorCheckError,
+        match=(
             rf"executor '{broken}' failed its check against the eager step \(fp32, epoch 2\): "
             rf"{'raised RuntimeError' if broken == 'raising' else 'max relative difference'}"
-            rf".*pass another --executor")):
+            rf".*pass another --executor"
+        ),
+    ):
         train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=runtime(broken))
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 @pytest.mark.usefixtures("broken_executors")
-def test_the_command_line_reports_a_failed_executor_in_one_error(cifar10_root, tmp_path,
-                                                                capsys):
-    status = reproduce_main(["--smoke", "--models", "resnet20", "--train-subset", "128",
-                             "--data", str(cifar10_root), "--out", str(tmp_path),
-                             "--executor", "lr_too_high", "--quiet", "--precision", "fp32"])
+def test_the_command_line_reports_a_failed_executor_in_one_error(cifar10_root, tmp_path, capsys):
+    status = reproduce_main(
+        [
+            "--smoke",
+            "--models",
+            "resnet20",
+            "--train-subset",
+            "128",
+            "--data",
+            str(cifar10_root),
+            "--out",
+            str(tmp_path),
+            "--executor",
+            "lr_too_high",
+            "--quiet",
+            "--precision",
+            "fp32",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 3, err  # ExecutorError: the machine cannot run that step as asked
     assert err.startswith("error: resnet20-cifar10-smoke") and "'lr_too_high' failed" in err
 
 
 def test_compile_falls_back_to_eager_where_inductor_cannot_build(
-        cifar10_root, tmp_path, eager_weights, capsys, monkeypatch):
+    cifar10_root, tmp_path, eager_weights, capsys, monkeypatch
+):
     """auto on a CPU: compile, then eager. Here inductor's C++ compiler is missing (as on
     a machine with a compiler on the PATH that does not work)."""
     import torch._inductor.config as inductor_config
@@ -328,8 +378,12 @@ def test_compile_falls_back_to_eager_where_inductor_cannot_build(
     torch._dynamo.reset()
     try:  # nothing reused from a cache: inductor builds, and fails
         with inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}):
-            (result,) = train(tiny(), data_root=cifar10_root, out_dir=tmp_path,
-                              runtime=dataclasses.replace(EAGER, executor="auto"))
+            (result,) = train(
+                tiny(),
+                data_root=cifar10_root,
+                out_dir=tmp_path,
+                runtime=dataclasses.replace(EAGER, executor="auto"),
+            )
     finally:
         torch._dynamo.reset()
     (line,) = warnings_in(capsys.readouterr().err)
@@ -337,17 +391,30 @@ def test_compile_falls_back_to_eager_where_inductor_cannot_build(
     (chunk,) = result.chunks
     assert (chunk.executor_asked, chunk.executor) == ("auto", "eager")
     assert [(f.executor, f.to) for f in chunk.fallbacks] == [("compile", "eager")]
-    assert_same_weights(load_file(str(tmp_path / tiny().name / "weights.safetensors")),
-                        eager_weights())
+    assert_same_weights(
+        load_file(str(tmp_path / tiny().name / "weights.safetensors")), eager_weights()
+    )
 
 
 @pytest.mark.usefixtures("broken_executors")
-def test_a_fallback_reaches_the_published_weights(cifar10_root, tmp_path, weights_dir,
-                                                   monkeypatch):
+def test_a_fallback_reaches_the_published_weights(cifar10_root, tmp_path, weights_dir, monkeypatch):
     monkeypatch.setattr(publish, "_measure", lambda *args: (12.5, 10_000))
     train(tiny(), data_root=cifar10_root, out_dir=tmp_path, runtime=runtime("raising", "eager"))
-    assert cli_main(["publish", "add", str(tmp_path / tiny().name), "--tag", "fb_v1",
-                     "--data", str(cifar10_root), "--allow-partial"]) == 0
+    assert (
+        cli_main(
+            [
+                "publish",
+                "add",
+                str(tmp_path / tiny().name),
+                "--tag",
+                "fb_v1",
+                "--data",
+                str(cifar10_root),
+                "--allow-partial",
+            ]
+        )
+        == 0
+    )
     training = cifarnets.get_weights("resnet20.fb_v1").training
     (line,) = training["executor_fallbacks"]
     assert line.startswith("chunk 0: raising -> eager (epoch 1): raised RuntimeError")
@@ -357,12 +424,12 @@ def test_a_fallback_reaches_the_published_weights(cifar10_root, tmp_path, weight
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_on_cuda_the_captured_step_proves_itself_and_a_failed_capture_falls_back(
-        cifar10_root, tmp_path, monkeypatch, capsys):
+    cifar10_root, tmp_path, monkeypatch, capsys
+):
     """What no CPU test runs: cuda_graph's real check (bf16, again after the capture for
     the lr of epoch 3), and the fallback from a capture that runs out of memory."""
     gpu = Runtime(device="cuda", progress=False, checkpoint_every_s=0)  # auto, bf16
-    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "auto",
-                      runtime=gpu)
+    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "auto", runtime=gpu)
     (chunk,) = result.chunks
     assert (chunk.executor_asked, chunk.executor, chunk.fallbacks) == ("auto", "cuda_graph", [])
     assert chunk.precision == "bf16" and chunk.check_s > 0
@@ -371,8 +438,7 @@ def test_on_cuda_the_captured_step_proves_itself_and_a_failed_capture_falls_back
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(executors_module.CudaGraphExecutor, "_capture", out_of_memory)
-    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "oom",
-                      runtime=gpu)
+    (result,) = train(tiny(TINY), data_root=cifar10_root, out_dir=tmp_path / "oom", runtime=gpu)
     (chunk,) = result.chunks
     assert result.status == "finished" and chunk.executor in ("compile", "eager")
     assert chunk.fallbacks[0].executor == "cuda_graph"

@@ -18,17 +18,21 @@ HEAVY = ("timm", "torchvision", "huggingface_hub", "matplotlib")
 
 
 def python(code: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-@pytest.mark.parametrize("code", [
-    "import cifarnets",
-    # What `cifarnets --help` runs, short of exiting.
-    "from cifarnets.cli import build_parser; build_parser().format_help()",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import cifarnets",
+        # What `cifarnets --help` runs, short of exiting.
+        "from cifarnets.cli import build_parser; build_parser().format_help()",
+    ],
+)
 def test_import_does_not_load_heavy_packages(code):
     out = python(f"import sys; {code}; print([m for m in {HEAVY!r} if m in sys.modules])")
     assert out.strip() == "[]", f"{code!r} imported {out.strip()}"
@@ -42,8 +46,7 @@ try:
 except AttributeError as err:
     print(err)
 """)
-    assert out.splitlines() == [
-        "False True", "module 'cifarnets' has no attribute 'no_such_thing'"]
+    assert out.splitlines() == ["False True", "module 'cifarnets' has no attribute 'no_such_thing'"]
 
 
 @pytest.mark.parametrize("imports", ["import cifarnets, timm", "import timm, cifarnets"])
@@ -66,8 +69,11 @@ print(any(isinstance(f, _RegisterAfterTimmImport) for f in sys.meta_path))
 
 def test_hubconf_lists_what_import_cifarnets_needs():
     tree = ast.parse((REPO / "hubconf.py").read_text())
-    (dependencies,) = [ast.literal_eval(node.value) for node in tree.body
-                       if isinstance(node, ast.Assign) and node.targets[0].id == "dependencies"]
+    (dependencies,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "dependencies"
+    ]
     out = python("""import sys
 import torch
 before = {m.split(".")[0] for m in sys.modules}
@@ -79,8 +85,17 @@ print(sorted({m.split(".")[0] for m in sys.modules} - before - set(sys.stdlib_mo
     assert "torch" in dependencies and "timm" not in dependencies
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["list"], ["info", "resnet56"],
-                                  ["list", "--markdown"], ["info", "plain20", "--json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["--help"],
+        ["list"],
+        ["info", "resnet56"],
+        ["list", "--markdown"],
+        ["info", "plain20", "--json"],
+    ],
+)
 def test_the_quick_commands_answer_without_torch(argv):
     # `cifarnets list`/`info` read only the registry and the weights manifest (data);
     # torch would add seconds to every call (benchmarks/startup.py measures it).
@@ -102,5 +117,8 @@ print(cifarnets.default_weights("resnet20").name, "torch" in sys.modules)
 model = cifarnets.resnet20()
 print(type(model).__name__, "torch" in sys.modules, cifarnets.resnet20 is cifarnets.models.resnet20)
 """)
-    assert out.splitlines() == ["False 853018", "resnet20.cifar10_v1 False",
-                                "CifarResNet True True"]
+    assert out.splitlines() == [
+        "False 853018",
+        "resnet20.cifar10_v1 False",
+        "CifarResNet True True",
+    ]

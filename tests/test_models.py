@@ -275,15 +275,23 @@ def _logit_tolerance(name: str) -> float:
 
 def _outputs(name: str) -> dict[str, torch.Tensor]:
     # The first values of every floating tensor, in state_dict order, as one vector.
-    init = torch.cat([v.flatten()[:INIT_VALUES] for v in build(name).state_dict().values()
-                      if v.is_floating_point()])
+    init = torch.cat(
+        [
+            v.flatten()[:INIT_VALUES]
+            for v in build(name).state_dict().values()
+            if v.is_floating_point()
+        ]
+    )
     model = _kernel_independent_parameters(build(name))
     x = batch(dtype=torch.float64)
     with torch.no_grad():
         train_out = model.train()(x)
         eval_out = calibrated(model)(x)
-    return {f"{name}/init": init, f"{name}/train": train_out.contiguous(),
-            f"{name}/eval": eval_out.contiguous()}
+    return {
+        f"{name}/init": init,
+        f"{name}/train": train_out.contiguous(),
+        f"{name}/eval": eval_out.contiguous(),
+    }
 
 
 def test_golden_file_covers_the_registry():

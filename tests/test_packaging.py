@@ -17,9 +17,22 @@ LICENSE_FILES = ("LICENSE", "THIRD_PARTY_NOTICES.md")
 
 @pytest.mark.slow
 def test_wheel_and_sdist_contain_sample_manifest_weights_and_licenses(tmp_path):
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--no-isolation",
-                    "--outdir", str(tmp_path), str(REPO)], check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--sdist",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = tmp_path.glob("cifarnets-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for license_file in LICENSE_FILES:
@@ -34,8 +47,11 @@ def test_wheel_and_sdist_contain_sample_manifest_weights_and_licenses(tmp_path):
     manifest = json.loads((REPO / "cifarnets/pretrained/manifest.json").read_text())
     for entry in manifest["weights"]:
         assert f"cifarnets/pretrained/{entry['arch']}.{entry['tag']}.safetensors" in names
-    entry_points = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    entry_points = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith("entry_points.txt")))
+        .decode()
+    )
     assert "cifarnets = cifarnets.cli:main" in entry_points
 
 
@@ -49,11 +65,17 @@ def test_licenses_are_declared_and_cover_every_ported_weight():
     for entry in manifest["weights"]:
         source = entry.get("source")
         if source:  # weights from another project: its notice must ship with them
-            for needed in (f"{entry['arch']}.{entry['tag']}.safetensors", source["repository"],
-                           source["commit"], source["copyright"], source["file"]):
+            for needed in (
+                f"{entry['arch']}.{entry['tag']}.safetensors",
+                source["repository"],
+                source["commit"],
+                source["copyright"],
+                source["file"],
+            ):
                 assert needed in notices, (entry["arch"], needed)
-            assert source["license"] == "BSD-2-Clause" and "Redistributions in binary form" \
-                in notices
+            assert (
+                source["license"] == "BSD-2-Clause" and "Redistributions in binary form" in notices
+            )
 
 
 def test_the_package_holds_exactly_the_files_the_wheel_rule_ships():
@@ -64,5 +86,8 @@ def test_the_package_holds_exactly_the_files_the_wheel_rule_ships():
     folder = REPO / "cifarnets" / "pretrained"
     table, defaults = read_manifest(folder / "manifest.json")
     packaged = {p.name for p in folder.glob("*.safetensors")}
-    assert packaged == {w.filename for w in table.values() if ships_in_package(
-        w, is_default=defaults.get(w.arch, {}).get(w.dataset) == w.tag)}
+    assert packaged == {
+        w.filename
+        for w in table.values()
+        if ships_in_package(w, is_default=defaults.get(w.arch, {}).get(w.dataset) == w.tag)
+    }

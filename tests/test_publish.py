@@ -21,11 +21,18 @@ def finished_runs(cifar10_root, tmp_path_factory) -> list[Path]:
     """Finished 1-epoch runs on 256 images (check runs, not a full recipe): seeds 0 and 1
     of one run, and seed 2 of another (a smaller test subset)."""
     recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
-    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=n)
-             for seed, n in ((0, 128), (1, 128), (2, 64))]
+    specs = [
+        RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=n)
+        for seed, n in ((0, 128), (1, 128), (2, 64))
+    ]
     out = tmp_path_factory.mktemp("runs")
-    train(specs, data_root=cifar10_root, out_dir=out, command="made here",
-          runtime=Runtime(progress=False, executor="eager", precision="fp32"))
+    train(
+        specs,
+        data_root=cifar10_root,
+        out_dir=out,
+        command="made here",
+        runtime=Runtime(progress=False, executor="eager", precision="fp32"),
+    )
     return [out / spec.name for spec in specs]
 
 
@@ -55,12 +62,14 @@ def measured(monkeypatch):
 
 
 def add(run: Path, tag: str, data: Path, *extra: str) -> int:
-    return cli_main(["publish", "add", str(run), "--tag", tag, "--data", str(data),
-                     "--allow-partial", *extra])
+    return cli_main(
+        ["publish", "add", str(run), "--tag", tag, "--data", str(data), "--allow-partial", *extra]
+    )
 
 
-def test_a_published_tag_is_replaced_only_with_replace(weights_dir, finished_run,
-                                                       cifar10_root, measured, capsys):
+def test_a_published_tag_is_replaced_only_with_replace(
+    weights_dir, finished_run, cifar10_root, measured, capsys
+):
     assert add(finished_run, "t_v1", cifar10_root) == 0
     first = cifarnets.get_weights("resnet20.t_v1")
     publish.pin_revision(first, "a" * 40)  # as `publish hub` does after an upload
@@ -81,7 +90,8 @@ def test_a_published_tag_is_replaced_only_with_replace(weights_dir, finished_run
 
 
 def test_a_check_run_never_takes_the_default_from_a_real_weight(
-        weights_dir, finished_run, cifar10_root, measured):
+    weights_dir, finished_run, cifar10_root, measured
+):
     make_weights()  # resnet20.test_v1, a complete weight, the DEFAULT
     assert add(finished_run, "t_v1", cifar10_root) == 0
     assert cifarnets.get_weights("resnet20.t_v1").partial
@@ -89,21 +99,28 @@ def test_a_check_run_never_takes_the_default_from_a_real_weight(
 
 
 def test_publish_add_creates_the_manifest_of_an_empty_private_folder(
-        finished_run, cifar10_root, measured, tmp_path, monkeypatch):
+    finished_run, cifar10_root, measured, tmp_path, monkeypatch
+):
     folder = tmp_path / "mine"
     monkeypatch.setenv("CIFARNETS_PRETRAINED_DIR", str(folder))  # undone after the test
     assert add(finished_run, "t_v1", cifar10_root, "--folder", str(folder)) == 0
     assert (folder / "manifest.json").is_file()
     weights = cifarnets.get_weights("resnet20.t_v1")
-    assert (folder / weights.filename).read_bytes() == \
-        (finished_run / "weights.safetensors").read_bytes()
+    assert (folder / weights.filename).read_bytes() == (
+        finished_run / "weights.safetensors"
+    ).read_bytes()
 
 
 def test_publish_add_checks_everything_before_the_evaluation(
-        weights_dir, finished_runs, finished_run, cifar10_root, measured, tmp_path, capsys):
+    weights_dir, finished_runs, finished_run, cifar10_root, measured, tmp_path, capsys
+):
     # A check run without --allow-partial.
-    assert cli_main(["publish", "add", str(finished_run), "--tag", "t_v1", "--data",
-                     str(cifar10_root)]) == 2
+    assert (
+        cli_main(
+            ["publish", "add", str(finished_run), "--tag", "t_v1", "--data", str(cifar10_root)]
+        )
+        == 2
+    )
     assert "--allow-partial" in capsys.readouterr().err
     # A Hub repo id the Hub would refuse, only at `publish hub` time.
     assert add(finished_run, "t_v1", cifar10_root, "--org", "not/an org") == 2
@@ -112,8 +129,22 @@ def test_publish_add_checks_everything_before_the_evaluation(
     assert add(finished_run, "t v1", cifar10_root) == 2
     assert "tag" in capsys.readouterr().err
     # Runs that are not seeds of one experiment (another test subset).
-    assert cli_main(["publish", "add", str(finished_runs[0]), str(finished_runs[2]), "--tag",
-                     "t_v1", "--data", str(cifar10_root), "--allow-partial"]) == 2
+    assert (
+        cli_main(
+            [
+                "publish",
+                "add",
+                str(finished_runs[0]),
+                str(finished_runs[2]),
+                "--tag",
+                "t_v1",
+                "--data",
+                str(cifar10_root),
+                "--allow-partial",
+            ]
+        )
+        == 2
+    )
     assert "must be seeds of the same run" in capsys.readouterr().err
     # A broken manifest.
     (weights_dir / "manifest.json").write_text("{not json")
@@ -128,9 +159,23 @@ def test_publish_add_checks_everything_before_the_evaluation(
 
 
 def test_every_published_number_says_what_it_was_measured_on(
-        weights_dir, seeds, cifar10_root, measured):
-    assert cli_main(["publish", "add", *map(str, seeds), "--tag", "t_v1", "--data",
-                     str(cifar10_root), "--allow-partial"]) == 0
+    weights_dir, seeds, cifar10_root, measured
+):
+    assert (
+        cli_main(
+            [
+                "publish",
+                "add",
+                *map(str, seeds),
+                "--tag",
+                "t_v1",
+                "--data",
+                str(cifar10_root),
+                "--allow-partial",
+            ]
+        )
+        == 0
+    )
     metrics = cifarnets.get_weights("resnet20.t_v1").metrics
     # Each seed's own file, measured like the published one (full test set, fp32).
     assert measured == [d / "weights.safetensors" for d in seeds]
@@ -148,17 +193,21 @@ def card_for(partial: bool, meets_target: bool | None) -> str:
     metrics = {**weights.metrics, "test_error_eval": "fp32", "selection": "final epoch"}
     if meets_target is not None:
         metrics["meets_target"] = meets_target
-    return model_card(cifarnets.Weights.from_dict(
-        {**weights.to_dict(), "metrics": metrics, "partial": partial}))
+    return model_card(
+        cifarnets.Weights.from_dict({**weights.to_dict(), "metrics": metrics, "partial": partial})
+    )
 
 
 def test_the_model_card_says_reproduces_only_where_the_verdict_does(weights_dir):
-    assert 'resnet20.test_v1 reproduces the row "ResNet-20"' in \
-        card_for(partial=False, meets_target=True)
+    assert 'resnet20.test_v1 reproduces the row "ResNet-20"' in card_for(
+        partial=False, meets_target=True
+    )
     assert "does not reproduce" in card_for(partial=False, meets_target=False)
-    for card in (card_for(partial=False, meets_target=None),
-                 card_for(partial=True, meets_target=None),
-                 card_for(partial=True, meets_target=True)):  # a hand-edited manifest
+    for card in (
+        card_for(partial=False, meets_target=None),
+        card_for(partial=True, meets_target=None),
+        card_for(partial=True, meets_target=True),
+    ):  # a hand-edited manifest
         assert "reproduces the row" not in card
     assert "**Partial**" in card_for(partial=True, meets_target=True)
 
@@ -180,9 +229,19 @@ def test_the_model_card_is_one_the_hub_understands(weights_dir, tmp_path, capsys
     from huggingface_hub import ModelCard, metadata_load
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
-    readme = _hub_card(weights_dir, tmp_path, capsys, training={
-        "time_s": 36718.3, "hardware": ["CPU X (compile, fp32)"], "chunks": 8,
-        "epochs": 164, "torch": ["2.14.1"], "commit": "abc123"})
+    readme = _hub_card(
+        weights_dir,
+        tmp_path,
+        capsys,
+        training={
+            "time_s": 36718.3,
+            "hardware": ["CPU X (compile, fp32)"],
+            "chunks": 8,
+            "epochs": 164,
+            "torch": ["2.14.1"],
+            "commit": "abc123",
+        },
+    )
     meta = metadata_load(readme)
     assert meta["pipeline_tag"] == "image-classification"
     assert meta["library_name"] == "timm" and meta["license"] == "mit"
@@ -191,9 +250,13 @@ def test_the_model_card_is_one_the_hub_understands(weights_dir, tmp_path, capsys
     name, results = model_index_to_eval_results(meta["model-index"])
     assert name == "resnet20.test_v1" and len(results) == 1
     result = results[0]
-    assert (result.task_type, result.dataset_type, result.dataset_name, result.dataset_split,
-            result.metric_type) == ("image-classification", "uoft-cs/cifar10", "CIFAR-10",
-                                    "test", "accuracy")
+    assert (
+        result.task_type,
+        result.dataset_type,
+        result.dataset_name,
+        result.dataset_split,
+        result.metric_type,
+    ) == ("image-classification", "uoft-cs/cifar10", "CIFAR-10", "test", "accuracy")
     assert result.metric_value == 87.66 and "(%)" in result.metric_name  # 100 - 12.34
     assert result.source_url is None  # the project's own measurement
 
@@ -203,7 +266,7 @@ def test_the_model_card_is_one_the_hub_understands(weights_dir, tmp_path, capsys
     assert "Test error **12.34 %** (accuracy 87.66 %)" in text
     assert "10.2 h of training" in text and "36718" not in text
     assert 'timm.create_model("hf-hub:cifarnets-test/resnet20.test_v1", pretrained=True)' in text
-    assert "cifarnets.resnet20(weights=\"test_v1\")" in text and "He, Kaiming" in text
+    assert 'cifarnets.resnet20(weights="test_v1")' in text and "He, Kaiming" in text
 
 
 def test_a_ported_card_names_its_source_and_license():
@@ -220,8 +283,9 @@ def test_a_ported_card_names_its_source_and_license():
     assert "best test error" in card.text  # the selection: not a final-epoch number
     assert "report" not in card.text  # nothing to say of the lab report
     # CIFAR-100 weights point at CIFAR-100.
-    c100 = cifarnets.Weights.from_dict({**weights.to_dict(), "dataset": "cifar100",
-                                        "num_classes": 100})
+    c100 = cifarnets.Weights.from_dict(
+        {**weights.to_dict(), "dataset": "cifar100", "num_classes": 100}
+    )
     card = ModelCard(model_card(c100))
     assert card.data.datasets == ["uoft-cs/cifar100"]
     assert card.data.eval_results[0].dataset_name == "CIFAR-100"
@@ -230,8 +294,11 @@ def test_a_ported_card_names_its_source_and_license():
 def test_the_model_card_names_the_lab_report_once_before_its_first_mention(weights_dir):
     own = card_for(partial=False, meets_target=True)
     weights = cifarnets.get_weights("resnet20.test_v1")
-    bottleneck = model_card(cifarnets.Weights.from_dict(  # its summary names the report
-        {**weights.to_dict(), "arch": "resnet83", "tag": "t_v1"}))
+    bottleneck = model_card(
+        cifarnets.Weights.from_dict(  # its summary names the report
+            {**weights.to_dict(), "arch": "resnet83", "tag": "t_v1"}
+        )
+    )
     for card in (own, bottleneck):
         assert "seed" + " report" not in card
         assert card.count('"Lab1 - Deep Residual Learning"') == 1
@@ -258,13 +325,15 @@ def test_the_same_weights_and_metadata_give_the_same_file():
 def test_publish_hub_rides_out_a_single_503(weights_dir, fake_hub, tmp_path, capsys):
     make_weights()
     fake_hub.fail_next(503)
-    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0, \
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0, (
         capsys.readouterr().err
+    )
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision is not None
 
 
-def test_publish_hub_uploads_only_unpinned_weights_unless_named(weights_dir, fake_hub,
-                                                                tmp_path, capsys):
+def test_publish_hub_uploads_only_unpinned_weights_unless_named(
+    weights_dir, fake_hub, tmp_path, capsys
+):
     make_weights()
     out = str(tmp_path / "hub")
     assert cli_main(["publish", "hub", "--out", out]) == 0
@@ -282,8 +351,9 @@ def test_publish_hub_uploads_only_unpinned_weights_unless_named(weights_dir, fak
     assert cifarnets.get_weights("resnet20.test_v1").hub_revision == pinned
 
 
-def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(weights_dir, fake_hub,
-                                                                tmp_path, capsys):
+def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(
+    weights_dir, fake_hub, tmp_path, capsys
+):
     weights, _ = make_weights()
     table, defaults = publish.read_folder(weights_dir)
     bad = cifarnets.Weights.from_dict({**weights.to_dict(), "hub_repo": "not a/valid//id"})
@@ -293,8 +363,7 @@ def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(weights_dir, fak
     assert "invalid Hub repo id 'not a/valid//id'" in err and "Traceback" not in err
 
 
-def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, tmp_path,
-                                                         capsys):
+def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, tmp_path, capsys):
     make_weights()
     fake_hub.stop()
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
@@ -306,7 +375,8 @@ def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, t
 
 
 def test_what_the_hub_serves_leaves_the_package_and_loads_from_the_hub(
-        weights_dir, fake_hub, tmp_path, capsys, monkeypatch):
+    weights_dir, fake_hub, tmp_path, capsys, monkeypatch
+):
     """The wheel-size rule (README "Weights"): once pinned on the Hub, only the DEFAULT of
     a paper net up to 110 layers stays packaged; the rest loads from the Hub, and offline
     without a cached copy it fails at once with the fix."""
@@ -316,14 +386,17 @@ def test_what_the_hub_serves_leaves_the_package_and_loads_from_the_hub(
     make_weights("resnet20", tag="cifar10_v0", default=False, seed=1)
     make_weights("resnet83", tag="cifar10_v1", seed=2)
     assert {p.name for p in weights_dir.glob("*.safetensors")} == {
-        "resnet20.cifar10_v1.safetensors", "resnet20.cifar10_v0.safetensors",
-        "resnet83.cifar10_v1.safetensors"}  # nothing on the Hub yet: all of it ships
+        "resnet20.cifar10_v1.safetensors",
+        "resnet20.cifar10_v0.safetensors",
+        "resnet83.cifar10_v1.safetensors",
+    }  # nothing on the Hub yet: all of it ships
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
     out = capsys.readouterr().out
     assert "resnet20.cifar10_v0 leaves the package" in out
     assert "resnet83.cifar10_v1 leaves the package" in out
     assert {p.name for p in weights_dir.glob("*.safetensors")} == {
-        "resnet20.cifar10_v1.safetensors"}
+        "resnet20.cifar10_v1.safetensors"
+    }
     for name in ("resnet20.cifar10_v1", "resnet20.cifar10_v0", "resnet83.cifar10_v1"):
         weights = cifarnets.get_weights(name)
         assert publish.ships_in_package(weights) == (name == "resnet20.cifar10_v1")
@@ -341,7 +414,8 @@ def test_what_the_hub_serves_leaves_the_package_and_loads_from_the_hub(
 
 
 def test_a_new_default_lets_the_pinned_one_go_and_a_pinned_default_comes_back(
-        weights_dir, fake_hub, tmp_path, capsys):
+    weights_dir, fake_hub, tmp_path, capsys
+):
     make_weights("resnet20", tag="cifar10_akamaster")  # the DEFAULT, pinned next
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
     assert (weights_dir / "resnet20.cifar10_akamaster.safetensors").is_file()  # DEFAULT
@@ -354,5 +428,7 @@ def test_a_new_default_lets_the_pinned_one_go_and_a_pinned_default_comes_back(
     publish.write_manifest(weights_dir, publish.read_folder(weights_dir)[0], defaults)
     removed, added = publish.sync_package(weights_dir)
     assert added == ["resnet20.cifar10_akamaster"] and removed == []
-    assert cifarnets.hub.sha256_of(weights_dir / "resnet20.cifar10_akamaster.safetensors") == \
-        table["resnet20.cifar10_akamaster"].sha256
+    assert (
+        cifarnets.hub.sha256_of(weights_dir / "resnet20.cifar10_akamaster.safetensors")
+        == table["resnet20.cifar10_akamaster"].sha256
+    )

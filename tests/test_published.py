@@ -13,8 +13,11 @@ TOLERANCE = 0.05  # points: 5 of 10,000 test images (kernel differences between 
 
 
 @pytest.mark.slow  # 10,000 images per weight: CI runs it (pytest -m slow)
-@pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
-    None, marks=pytest.mark.skip(reason="no weights are published yet"))])
+@pytest.mark.parametrize(
+    "name",
+    cifarnets.list_weights()
+    or [pytest.param(None, marks=pytest.mark.skip(reason="no weights are published yet"))],
+)
 def test_published_test_error(name, cifar10_root):
     weights = cifarnets.get_weights(name)
     if weights.dataset != "cifar10":

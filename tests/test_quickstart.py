@@ -30,8 +30,13 @@ def run_quickstart(tmp_path: Path, **env: str) -> tuple[str, list[str]]:
     (bin_dir / "python3").chmod(0o755)
     calls = tmp_path / "calls.log"
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), **env}
-    result = subprocess.run(["bash", str(tmp_path / "quickstart.sh"), "--limit", "10"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        ["bash", str(tmp_path / "quickstart.sh"), "--limit", "10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout, calls.read_text().splitlines()
 
@@ -39,7 +44,10 @@ def run_quickstart(tmp_path: Path, **env: str) -> tuple[str, list[str]]:
 def test_quickstart_shows_each_step_and_pip_progress(tmp_path):
     out, calls = run_quickstart(tmp_path)
     assert [line[:10] for line in out.splitlines() if line.startswith("==>")] == [
-        "==> [1/3] ", "==> [2/3] ", "==> [3/3] "]
+        "==> [1/3] ",
+        "==> [2/3] ",
+        "==> [3/3] ",
+    ]
     assert "~5.7 GB" in out and "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in out
     install, evaluate = calls
     assert install.endswith("-m pip install --disable-pip-version-check -e .[test]")
@@ -48,10 +56,12 @@ def test_quickstart_shows_each_step_and_pip_progress(tmp_path):
 
 
 def test_quickstart_installs_the_cpu_torch_first(tmp_path):
-    _, calls = run_quickstart(tmp_path, TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu",
-                              MODEL="resnet20")
+    _, calls = run_quickstart(
+        tmp_path, TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu", MODEL="resnet20"
+    )
     torch_install, install, evaluate = calls
     assert torch_install.endswith(
         "install --disable-pip-version-check torch torchvision "
-        "--index-url https://download.pytorch.org/whl/cpu")
+        "--index-url https://download.pytorch.org/whl/cpu"
+    )
     assert install.endswith("-e .[test]") and evaluate == "cifarnets eval resnet20 --limit 10"

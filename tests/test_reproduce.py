@@ -15,21 +15,35 @@ from cifarnets.training import RECIPES, RunResult, RunSpec
 SCRIPT = REPO / "benchmarks" / "reproduce.py"
 
 
-def summary(model: str, error: float | None, seed: int = 0, status: str = "finished",
-            **changes) -> RunResult:
+def summary(
+    model: str, error: float | None, seed: int = 0, status: str = "finished", **changes
+) -> RunResult:
     recipe = RECIPES["report"].with_changes(**changes)
-    history = [{"epoch": e + 1, "train_loss": 2.0, "test_error": error, "elapsed_s": 1.0}
-               for e in range(recipe.epochs)]
-    return RunResult(spec=RunSpec(model, recipe=recipe, seed=seed), status=status, message="",
-                     epochs=recipe.epochs, history=history, chunks=[], train_images=50_000,
-                     test_images=10_000)
+    history = [
+        {"epoch": e + 1, "train_loss": 2.0, "test_error": error, "elapsed_s": 1.0}
+        for e in range(recipe.epochs)
+    ]
+    return RunResult(
+        spec=RunSpec(model, recipe=recipe, seed=seed),
+        status=status,
+        message="",
+        epochs=recipe.epochs,
+        history=history,
+        chunks=[],
+        train_images=50_000,
+        test_images=10_000,
+    )
 
 
 def test_verify_passes_a_faithful_reproduction():
-    rows = rows_from_results([
-        summary("resnet20", 8.30), summary("plain20", 9.62), summary("plain56", 13.1),
-        summary("plain110", 90.0),  # no target: reported, not judged
-    ])
+    rows = rows_from_results(
+        [
+            summary("resnet20", 8.30),
+            summary("plain20", 9.62),
+            summary("plain56", 13.1),
+            summary("plain110", 90.0),  # no target: reported, not judged
+        ]
+    )
     assert verify(rows) == []
     assert [r.verdict for r in rows] == ["pass", "pass", "reported", "reported"]
 
@@ -42,8 +56,9 @@ def test_verify_fails_a_miss_and_explains_the_tolerance():
 
 
 def test_tolerance_shrinks_with_seeds():
-    rows = rows_from_results([summary("resnet56", e, seed=s)
-                                for s, e in enumerate([7.0, 7.2, 7.3])])
+    rows = rows_from_results(
+        [summary("resnet56", e, seed=s) for s, e in enumerate([7.0, 7.2, 7.3])]
+    )
     (row,) = rows
     assert row.tolerance == 0.23 and row.mean == pytest.approx(7.1667, abs=1e-4)
     assert row.verdict == "pass"  # 7.17 <= 6.97 + 0.23
@@ -51,23 +66,29 @@ def test_tolerance_shrinks_with_seeds():
 
 
 def test_verify_fails_divergence_degradation_no_shortcut_gain_and_short_runs():
-    assert "diverged" in verify(rows_from_results([summary("resnet110", None,
-                                                             status="diverged")]))[0]
+    assert (
+        "diverged" in verify(rows_from_results([summary("resnet110", None, status="diverged")]))[0]
+    )
     no_degradation = rows_from_results([summary("plain20", 9.5), summary("plain56", 9.4)])
-    assert verify(no_degradation) == ["degradation not reproduced: plain56 is not worse than "
-                                      "plain20"]
+    assert verify(no_degradation) == [
+        "degradation not reproduced: plain56 is not worse than plain20"
+    ]
     no_shortcut_gain = rows_from_results([summary("resnet20", 8.6), summary("plain20", 8.5)])
-    assert verify(no_shortcut_gain) == ["shortcuts did not help: plain20 is not worse than "
-                                        "resnet20"]
+    assert verify(no_shortcut_gain) == [
+        "shortcuts did not help: plain20 is not worse than resnet20"
+    ]
     short = rows_from_results([summary("resnet20", 8.0, epochs=10, milestones=(5,))])
-    assert verify(short) == ["resnet20: cannot verify, the runs are not the report's full "
-                             "recipe (recipe " + short[0].recipe + ", or data subsets)"]
+    assert verify(short) == [
+        "resnet20: cannot verify, the runs are not the report's full "
+        "recipe (recipe " + short[0].recipe + ", or data subsets)"
+    ]
     assert verify([]) == ["no runs to verify"]
 
 
 def test_table_names_report_rows_and_verdicts():
-    table = table1_markdown(rows_from_results([summary("resnet164", 5.5),
-                                                 summary("plain164", 90.0)]))
+    table = table1_markdown(
+        rows_from_results([summary("resnet164", 5.5), summary("plain164", 90.0)])
+    )
     assert "| resnet164 | ResNet-110 | 5.50 | 0 | 5.68 | 5.93 | <= 5.93 (+0.4) | pass |" in table
     assert "| plain164 | vanilla CNN 110 | 90.00 | 0 | 90.00 | - | - | reported |" in table
     assert "- shortcuts help, plain164 worse than resnet164: yes" in table
@@ -80,24 +101,48 @@ def test_figure6_axis_is_the_papers_and_grows_only_for_nets_that_learned():
 
 
 def test_help_documents_the_harness():
-    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
-    for needle in ("164 epochs", "--warmup", "--verify", "torchrun", "continues", "table1.md",
-                   "fig5_train_loss.png", "0.2", "--concurrent", "--smoke", "CUDA graph",
-                   "--max-minutes", "--executor", "Exit status", "4 stopped before"):
+    for needle in (
+        "164 epochs",
+        "--warmup",
+        "--verify",
+        "torchrun",
+        "continues",
+        "table1.md",
+        "fig5_train_loss.png",
+        "0.2",
+        "--concurrent",
+        "--smoke",
+        "CUDA graph",
+        "--max-minutes",
+        "--executor",
+        "Exit status",
+        "4 stopped before",
+    ):
         assert needle in result.stdout, needle
 
 
-SMOKE_RUNS = ("resnet20-cifar10-smoke-s0-train512-test256",
-              "plain20-cifar10-smoke-s0-train512-test256")
+SMOKE_RUNS = (
+    "resnet20-cifar10-smoke-s0-train512-test256",
+    "plain20-cifar10-smoke-s0-train512-test256",
+)
 
 
 @pytest.mark.slow  # 25 s: the whole program end to end (CI runs it with -m slow)
 def test_smoke_run_writes_every_output(cifar10_root, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, str(SCRIPT), "--smoke", "--data", str(cifar10_root),
-               "--out", str(out)]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--smoke",
+        "--data",
+        str(cifar10_root),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("table1.md", "fig5_train_loss.png", "fig6_test_error.png", "results.json"):
@@ -107,20 +152,31 @@ def test_smoke_run_writes_every_output(cifar10_root, tmp_path):
             assert (out / run / name).is_file(), f"{run}/{name}"
     results = json.loads((out / "results.json").read_text())
     assert {r["name"] for r in results} == set(SMOKE_RUNS)
-    assert all(r["command"].startswith("python benchmarks/reproduce.py --smoke")
-               for r in results)
+    assert all(r["command"].startswith("python benchmarks/reproduce.py --smoke") for r in results)
     assert "n/a (not the report's full recipe)" in (out / "table1.md").read_text()
     # A smoke run cannot verify the published numbers, and says so with exit status 1.
-    verify_run = subprocess.run([*command, "--verify"], capture_output=True, text=True,
-                                timeout=600, cwd=REPO)
+    verify_run = subprocess.run(
+        [*command, "--verify"], capture_output=True, text=True, timeout=600, cwd=REPO
+    )
     assert verify_run.returncode == 1
     assert "cannot verify, the runs are not the report's full recipe" in verify_run.stdout
 
 
 def test_smoke_runs_never_touch_the_real_runs(cifar10_root, tmp_path):
     """--smoke goes to runs/smoke by default, under names of its own recipe."""
-    command = [sys.executable, "-m", "cifarnets.reproduce", "--smoke", "--models", "resnet20",
-               "--data", str(cifar10_root), "--executor", "eager", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "cifarnets.reproduce",
+        "--smoke",
+        "--models",
+        "resnet20",
+        "--data",
+        str(cifar10_root),
+        "--executor",
+        "eager",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "runs" / "smoke" / SMOKE_RUNS[0] / "weights.safetensors").is_file()
@@ -128,10 +184,30 @@ def test_smoke_runs_never_touch_the_real_runs(cifar10_root, tmp_path):
 
 
 def test_a_chunk_stops_with_exit_4_and_says_how_to_continue(cifar10_root, tmp_path):
-    command = [sys.executable, "-m", "cifarnets.reproduce", "--models", "resnet20",
-               "--epochs", "30", "--milestones", "20", "--train-subset", "256",
-               "--test-subset", "128", "--data", str(cifar10_root), "--out", str(tmp_path),
-               "--executor", "eager", "--max-minutes", "0.05", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "cifarnets.reproduce",
+        "--models",
+        "resnet20",
+        "--epochs",
+        "30",
+        "--milestones",
+        "20",
+        "--train-subset",
+        "256",
+        "--test-subset",
+        "128",
+        "--data",
+        str(cifar10_root),
+        "--out",
+        str(tmp_path),
+        "--executor",
+        "eager",
+        "--max-minutes",
+        "0.05",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 4, result.stderr[-2000:]
     assert "need more chunks. Continue with:" in result.stdout
@@ -142,20 +218,28 @@ def test_a_chunk_stops_with_exit_4_and_says_how_to_continue(cifar10_root, tmp_pa
 
 
 def test_usage_errors_exit_2_with_one_line(cifar10_root, tmp_path):
-    for args, needle in [(["--models", "resnet21"], "Did you mean 'resnet20'"),
-                         (["--device", "tpu"], "unknown device 'tpu'"),
-                         (["--epochs", "10", "--milestones", "12"], "milestones must be"),
-                         (["--train-subset", "0"], "train_subset must be"),
-                         (["--data", str(tmp_path / "none")], "cifar-10-batches-py")]:
-        result = subprocess.run([sys.executable, "-m", "cifarnets.reproduce", *args,
-                                 "--out", str(tmp_path / "out")],
-                                capture_output=True, text=True, timeout=300, cwd=REPO)
+    for args, needle in [
+        (["--models", "resnet21"], "Did you mean 'resnet20'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--epochs", "10", "--milestones", "12"], "milestones must be"),
+        (["--train-subset", "0"], "train_subset must be"),
+        (["--data", str(tmp_path / "none")], "cifar-10-batches-py"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "cifarnets.reproduce", *args, "--out", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
         assert result.returncode == 2, (args, result.stderr)
         assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("args", [["--concurrent", "0"], ["--concurrent", "-1"],
-                                  ["--epochs", "1.5"], ["--test-subset", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--concurrent", "0"], ["--concurrent", "-1"], ["--epochs", "1.5"], ["--test-subset", "x"]],
+)
 def test_bad_numbers_are_refused_before_anything_runs(args, capsys):
     from cifarnets.reproduce import parse_args
 
@@ -172,8 +256,7 @@ def test_bad_subsets_are_refused_before_anything_runs(tmp_path):
             make_specs(parse_args([*args, "--out", str(tmp_path)]))
 
 
-def test_report_only_never_passes_missing_or_unfinished_runs_off_as_a_report(tmp_path,
-                                                                              capsys):
+def test_report_only_never_passes_missing_or_unfinished_runs_off_as_a_report(tmp_path, capsys):
     from cifarnets.reproduce import main
 
     args = ["--report-only", "--models", "resnet20", "plain20", "--out", str(tmp_path)]
@@ -187,15 +270,31 @@ def test_report_only_never_passes_missing_or_unfinished_runs_off_as_a_report(tmp
     captured = capsys.readouterr()
     assert "has no results yet for plain20-cifar10-report-s0" in captured.err
     continue_with = captured.out.split("Continue with:\n")[1].strip()
-    assert continue_with == f"python -m cifarnets.reproduce --models resnet20 plain20 --out " \
-                            f"{tmp_path}", "the command that trains them, not --report-only"
+    assert (
+        continue_with == f"python -m cifarnets.reproduce --models resnet20 plain20 --out {tmp_path}"
+    ), "the command that trains them, not --report-only"
 
 
 def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path):
-    code = ("import sys; sys.modules['matplotlib'] = None; "
-            "from cifarnets.reproduce import main; sys.exit(main(sys.argv[1:]))")
-    command = [sys.executable, "-c", code, "--smoke", "--models", "resnet20", "--data",
-               str(cifar10_root), "--out", str(tmp_path), "--executor", "eager", "--quiet"]
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; "
+        "from cifarnets.reproduce import main; sys.exit(main(sys.argv[1:]))"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        code,
+        "--smoke",
+        "--models",
+        "resnet20",
+        "--data",
+        str(cifar10_root),
+        "--out",
+        str(tmp_path),
+        "--executor",
+        "eager",
+        "--quiet",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "matplotlib is not installed" in result.stderr  # said before training
@@ -206,9 +305,26 @@ def test_missing_matplotlib_skips_the_figures_with_a_note(cifar10_root, tmp_path
 @pytest.mark.slow  # 24 s: two processes under torchrun (CI runs it with -m slow)
 def test_torchrun_shards_runs_and_gathers_on_rank_0(cifar10_root, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-               "--standalone", str(SCRIPT), "--smoke", "--data", str(cifar10_root),
-               "--out", str(out), "--device", "cpu", "--executor", "eager", "--threads", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        str(SCRIPT),
+        "--smoke",
+        "--data",
+        str(cifar10_root),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--executor",
+        "eager",
+        "--threads",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())

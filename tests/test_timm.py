@@ -59,9 +59,11 @@ def test_num_classes_zero_and_global_pool():
 
 
 def test_no_pooling_needs_no_classifier():
-    for build in (lambda: cifarnets.CifarResNet("basic", 3, shortcut="A", global_pool=""),
-                  lambda: create("resnet20", global_pool=""),
-                  lambda: create("resnet20").reset_classifier(10, global_pool="")):
+    for build in (
+        lambda: cifarnets.CifarResNet("basic", 3, shortcut="A", global_pool=""),
+        lambda: create("resnet20", global_pool=""),
+        lambda: create("resnet20").reset_classifier(10, global_pool=""),
+    ):
         with pytest.raises(ValueError, match="global_pool='' .* needs num_classes=0"):
             build()
 
@@ -69,8 +71,14 @@ def test_no_pooling_needs_no_classifier():
 def test_timm_training_arguments():
     """What timm's train.py passes: regularisers (the nets have none: only 0 or None) and
     where to put the net."""
-    model = create("resnet20", drop_rate=0.0, drop_path_rate=None, drop_block_rate=None,
-                   device="cpu", dtype=torch.float64)
+    model = create(
+        "resnet20",
+        drop_rate=0.0,
+        drop_path_rate=None,
+        drop_block_rate=None,
+        device="cpu",
+        dtype=torch.float64,
+    )
     assert model.conv1.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="has no drop_path .* got drop_path_rate=0.1"):
         create("resnet20", drop_path_rate=0.1)
@@ -93,8 +101,11 @@ def test_features_only_and_forward_intermediates(name):
         maps = features(x)
         final, intermediates = model.forward_intermediates(x)
         assert [tuple(m.shape[1:]) for m in maps] == [
-            (c, 32 // r, 32 // r) for c, r in zip(features.feature_info.channels(),
-                                                  features.feature_info.reduction(), strict=True)]
+            (c, 32 // r, 32 // r)
+            for c, r in zip(
+                features.feature_info.channels(), features.feature_info.reduction(), strict=True
+            )
+        ]
         assert features.feature_info.reduction() == [1, 1, 2, 4]
         for a, b in zip(maps, intermediates, strict=True):
             torch.testing.assert_close(a, b)  # same init (seed 0): same stage outputs
@@ -136,8 +147,10 @@ def test_pretrained_configs_list_the_published_weights():
     # timm 1.x reads the class names from the pretrained config (label_names).
     assert cfg["label_names"] == weights.categories == CATEGORIES["cifar10"]
     assert timm.create_model("cifar_plain110").pretrained_cfg["label_names"][0] == "airplane"
-    assert timm.create_model("cifar_resnet20", num_classes=100).pretrained_cfg.get(
-        "label_names") is None  # CIFAR-100's names are not shipped
+    assert (
+        timm.create_model("cifar_resnet20", num_classes=100).pretrained_cfg.get("label_names")
+        is None
+    )  # CIFAR-100's names are not shipped
 
 
 def test_pretrained_ported_weights_match_cifarnets():
@@ -188,13 +201,21 @@ def test_hf_hub_repo_of_a_cifar100_net_with_its_own_normalisation(weights_dir, f
     torch.manual_seed(7)
     net = cifarnets.resnet20(num_classes=100)
     imagenet = {"mean": "[0.485, 0.456, 0.406]", "std": "[0.229, 0.224, 0.225]"}
-    data = canonical_bytes(net.state_dict(), {"arch": "resnet20", "dataset": "cifar100",
-                                              **imagenet})
-    config = {"architecture": "cifar_resnet20", "num_classes": 100,
-              "pretrained_cfg": {"num_classes": 100, "mean": [0.485, 0.456, 0.406],
-                                 "std": [0.229, 0.224, 0.225]}}
-    fake_hub.add_commit("someone/c100", {"config.json": json.dumps(config).encode(),
-                                         "model.safetensors": data})
+    data = canonical_bytes(
+        net.state_dict(), {"arch": "resnet20", "dataset": "cifar100", **imagenet}
+    )
+    config = {
+        "architecture": "cifar_resnet20",
+        "num_classes": 100,
+        "pretrained_cfg": {
+            "num_classes": 100,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+        },
+    }
+    fake_hub.add_commit(
+        "someone/c100", {"config.json": json.dumps(config).encode(), "model.safetensors": data}
+    )
     model = timm.create_model("hf-hub:someone/c100", pretrained=True).eval()
     assert model.num_classes == 100 and model.pretrained_cfg["mean"] == (0.485, 0.456, 0.406)
     with torch.no_grad():
@@ -220,12 +241,14 @@ def test_hf_hub_repo_without_its_file_is_a_clear_error(weights_dir, fake_hub, tm
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
     config = (tmp_path / "hub" / weights.name / "config.json").read_bytes()
     fake_hub.add_commit("someone/no-weights", {"config.json": config})
-    with pytest.raises(cifarnets.WeightsUnavailableError,
-                       match="model.safetensors of hf-hub:someone/no-weights"):
+    with pytest.raises(
+        cifarnets.WeightsUnavailableError, match="model.safetensors of hf-hub:someone/no-weights"
+    ):
         timm.create_model("hf-hub:someone/no-weights", pretrained=True)
 
 
 # -- every door timm offers to name a file loads that very file ---------------------------
+
 
 def _published_folder(tmp_path, weights_dir):
     """A folder laid out like a published repo (`publish hub --dry-run`) whose
@@ -237,8 +260,9 @@ def _published_folder(tmp_path, weights_dir):
     folder = tmp_path / "hub" / weights.name
     torch.manual_seed(11)
     theirs = cifarnets.resnet20(num_classes=100).eval()
-    (folder / "model.safetensors").write_bytes(canonical_bytes(
-        theirs.state_dict(), {"arch": "resnet20", "dataset": "cifar100"}))
+    (folder / "model.safetensors").write_bytes(
+        canonical_bytes(theirs.state_dict(), {"arch": "resnet20", "dataset": "cifar100"})
+    )
     config = json.loads((folder / "config.json").read_text())
     config["num_classes"] = config["pretrained_cfg"]["num_classes"] = 100
     config["pretrained_cfg"]["mean"] = [0.5, 0.5, 0.5]
@@ -253,7 +277,8 @@ def _same_net(model, reference) -> bool:
 
 
 def test_local_dir_loads_the_folders_file_with_its_head_and_normalisation(
-        weights_dir, tmp_path, recwarn):
+    weights_dir, tmp_path, recwarn
+):
     folder, theirs = _published_folder(tmp_path, weights_dir)
     model = timm.create_model(f"local-dir:{folder}", pretrained=True)
     assert model.num_classes == 100 and _same_net(model, theirs)
@@ -288,16 +313,19 @@ def test_pretrained_cfg_overlay_loads_the_named_file(key, weights_dir, fake_hub,
     else:
         fake_hub.add_commit("someone/resnet56", {"model.safetensors": data})
         where = "someone/resnet56"
-    model = timm.create_model("cifar_resnet56", pretrained=True,
-                              pretrained_cfg_overlay={key: where}, cache_dir=tmp_path / "c")
+    model = timm.create_model(
+        "cifar_resnet56",
+        pretrained=True,
+        pretrained_cfg_overlay={key: where},
+        cache_dir=tmp_path / "c",
+    )
     assert _same_net(model, theirs)
     assert model.pretrained_weights.sha256 == cifarnets.hub.sha256_of(path)
 
 
 def test_hf_hub_door_loads_the_repos_file(weights_dir, fake_hub, tmp_path):
     folder, theirs = _published_folder(tmp_path, weights_dir)
-    fake_hub.add_commit("someone/c100-resnet20",
-                        {p.name: p.read_bytes() for p in folder.iterdir()})
+    fake_hub.add_commit("someone/c100-resnet20", {p.name: p.read_bytes() for p in folder.iterdir()})
     model = timm.create_model("hf-hub:someone/c100-resnet20", pretrained=True)
     assert model.num_classes == 100 and _same_net(model, theirs)
 
@@ -317,8 +345,9 @@ def test_a_named_pickle_is_refused_with_the_fix(tmp_path):
     path = tmp_path / "mine.pth"
     torch.save(cifarnets.resnet20().state_dict(), path)
     with pytest.raises(cifarnets.WeightsError, match=r"safetensors only .*save_file"):
-        timm.create_model("cifar_resnet20", pretrained=True,
-                          pretrained_cfg_overlay={"file": str(path)})
+        timm.create_model(
+            "cifar_resnet20", pretrained=True, pretrained_cfg_overlay={"file": str(path)}
+        )
 
 
 def _serve(tmp_path, path) -> str:
@@ -327,8 +356,7 @@ def _serve(tmp_path, path) -> str:
     import http.server
     import threading
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=str(path.parent))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -46,8 +46,14 @@ QUIET = Runtime(progress=False, checkpoint_every_s=0, executor="eager", precisio
 
 
 def tiny(model: str = "resnet20", seed: int = 0, recipe: Recipe = TINY, **kw) -> RunSpec:
-    return RunSpec(model, recipe=recipe, seed=seed, train_subset=kw.pop("train_subset", 256),
-                   test_subset=128, **kw)
+    return RunSpec(
+        model,
+        recipe=recipe,
+        seed=seed,
+        train_subset=kw.pop("train_subset", 256),
+        test_subset=128,
+        **kw,
+    )
 
 
 def final_weights(out: Path, spec: RunSpec) -> dict[str, torch.Tensor]:
@@ -62,11 +68,13 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
 
 def test_loss_falls_and_outputs_are_written(cifar10_root, tmp_path):
     spec = tiny(train_subset=512)
-    (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET,
-                      command="pytest")
+    (result,) = train(
+        spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, command="pytest"
+    )
     run = tmp_path / spec.name
-    assert spec.name == "resnet20-cifar10-report+" + TINY.name.split("+")[1] + \
-        "-s0-train512-test128"
+    assert (
+        spec.name == "resnet20-cifar10-report+" + TINY.name.split("+")[1] + "-s0-train512-test128"
+    )
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0] - 0.1, losses
     assert result.status == "finished" and result.epochs == 3 and result.test_images == 128
@@ -80,8 +88,16 @@ def test_loss_falls_and_outputs_are_written(cifar10_root, tmp_path):
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert [float(r["lr"]) for r in rows] == [0.1, 0.1, 0.01]  # milestone 2
-    assert list(rows[0]) == ["epoch", "lr", "train_loss", "train_error", "test_error",
-                             "epoch_time_s", "elapsed_s", "chunk"]
+    assert list(rows[0]) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_error",
+        "test_error",
+        "epoch_time_s",
+        "elapsed_s",
+        "chunk",
+    ]
     assert json.loads((run / "run.json").read_text()) == spec.to_dict()
     assert read_result(run) == result
     assert not (run / "checkpoint.safetensors").exists(), "a finished run leaves no checkpoint"
@@ -99,8 +115,9 @@ def test_loss_falls_and_outputs_are_written(cifar10_root, tmp_path):
 def test_resume_equals_uninterrupted(cifar10_root, tmp_path):
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path / "a", runtime=QUIET)
-    (stopped,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / "b", runtime=QUIET,
-                       stop_after_epochs=2)
+    (stopped,) = train(
+        spec, data_root=cifar10_root, out_dir=tmp_path / "b", runtime=QUIET, stop_after_epochs=2
+    )
     assert stopped.status == "running" and stopped.epochs == 2
     checkpoint = tmp_path / "b" / spec.name / "checkpoint.safetensors"
     assert checkpoint.is_file() and checkpoint.stat().st_size < 2.5e6  # net + momentum
@@ -114,11 +131,13 @@ def test_the_same_weights_give_the_same_file(cifar10_root, tmp_path):
     """Two processes training the same run write byte-identical weights (safetensors
     alone writes its metadata in a random order: a new sha256 every time)."""
     spec = tiny(recipe=TINY.with_changes(epochs=1, milestones=()))
-    code = (f"from cifarnets.training import RunSpec, Runtime, train; "
-            f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
-            f"out_dir=__import__('sys').argv[1], "
-            f"runtime=Runtime(progress=False, executor='eager', precision='fp32', "
-            f"threads={torch.get_num_threads()}))")
+    code = (
+        f"from cifarnets.training import RunSpec, Runtime, train; "
+        f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
+        f"out_dir=__import__('sys').argv[1], "
+        f"runtime=Runtime(progress=False, executor='eager', precision='fp32', "
+        f"threads={torch.get_num_threads()}))"
+    )
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, cwd=REPO)
     files = [(tmp_path / n / spec.name / "weights.safetensors").read_bytes() for n in "ab"]
@@ -131,8 +150,9 @@ def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path)
 
     spec = tiny()
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
-    other = Runtime(progress=False, executor="compile", channels_last=False, threads=1,
-                    precision="fp32")
+    other = Runtime(
+        progress=False, executor="compile", channels_last=False, threads=1, precision="fp32"
+    )
     graphs = counters["stats"]["unique_graphs"]
     train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=other, stop_after_epochs=1)
     # The step compiled for the check is the one that trains: compiled once at most.
@@ -144,22 +164,24 @@ def test_a_run_moves_between_executors_and_thread_counts(cifar10_root, tmp_path)
     assert [c.channels_last for c in result.chunks] == [True, False, True]
     # compile passed its check against the eager step (eager needs none).
     assert [c.fallbacks for c in result.chunks] == [[], [], []]
-    assert [c.check_s is not None and c.check_s > 0 for c in result.chunks] == [
-        False, True, False]
+    assert [c.check_s is not None and c.check_s > 0 for c in result.chunks] == [False, True, False]
 
 
 def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
     """SIGKILL in the middle of training, then the same call again."""
     spec = tiny(recipe=TINY.with_changes(epochs=4))
     threads = torch.get_num_threads()  # the same sums in both processes
-    runtime = Runtime(progress=False, checkpoint_every_s=0, threads=threads,
-                      executor="eager", precision="fp32")
+    runtime = Runtime(
+        progress=False, checkpoint_every_s=0, threads=threads, executor="eager", precision="fp32"
+    )
     train(spec, data_root=cifar10_root, out_dir=tmp_path / "ref", runtime=runtime)
-    code = (f"from cifarnets.training import RunSpec, Runtime, train; "
-            f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
-            f"out_dir={str(tmp_path / 'killed')!r}, "
-            f"runtime=Runtime(progress=False, checkpoint_every_s=0, threads={threads}, "
-            f"executor='eager', precision='fp32'))")
+    code = (
+        f"from cifarnets.training import RunSpec, Runtime, train; "
+        f"train(RunSpec.from_dict({spec.to_dict()!r}), data_root={str(cifar10_root)!r}, "
+        f"out_dir={str(tmp_path / 'killed')!r}, "
+        f"runtime=Runtime(progress=False, checkpoint_every_s=0, threads={threads}, "
+        f"executor='eager', precision='fp32'))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
     checkpoint = tmp_path / "killed" / spec.name / "checkpoint.safetensors"
     deadline = time.monotonic() + 120
@@ -169,22 +191,25 @@ def test_killed_run_resumes_to_the_same_weights(cifar10_root, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed" / spec.name / "weights.safetensors").exists(), "too late"
-    (resumed,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / "killed",
-                       runtime=runtime)
+    (resumed,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / "killed", runtime=runtime)
     assert resumed.status == "finished"
-    assert_same_weights(final_weights(tmp_path / "ref", spec),
-                        final_weights(tmp_path / "killed", spec))
+    assert_same_weights(
+        final_weights(tmp_path / "ref", spec), final_weights(tmp_path / "killed", spec)
+    )
 
 
 def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, tmp_path):
     spec = tiny(recipe=TINY.with_changes(epochs=40))
-    code = (f"import sys; from cifarnets.training import RunSpec, Runtime, train; "
-            f"(r,) = train(RunSpec.from_dict({spec.to_dict()!r}), "
-            f"data_root={str(cifar10_root)!r}, out_dir={str(tmp_path)!r}, "
-            f"runtime=Runtime(checkpoint_every_s=1e9, executor='eager', precision='fp32')); "
-            f"sys.exit(r.status != 'running')")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
-                            text=True)
+    code = (
+        f"import sys; from cifarnets.training import RunSpec, Runtime, train; "
+        f"(r,) = train(RunSpec.from_dict({spec.to_dict()!r}), "
+        f"data_root={str(cifar10_root)!r}, out_dir={str(tmp_path)!r}, "
+        f"runtime=Runtime(checkpoint_every_s=1e9, executor='eager', precision='fp32')); "
+        f"sys.exit(r.status != 'running')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
     log = tmp_path / spec.name / "log.csv"
     deadline = time.monotonic() + 120
     while not log.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -214,13 +239,13 @@ def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp
 def test_runs_side_by_side_equal_runs_alone(cifar10_root, tmp_path):
     short = TINY.with_changes(epochs=2, milestones=(1,))
     specs = [tiny(recipe=short), tiny("plain20", seed=1, recipe=short)]
-    together = train(specs, data_root=cifar10_root, out_dir=tmp_path / "together",
-                     runtime=QUIET)
+    together = train(specs, data_root=cifar10_root, out_dir=tmp_path / "together", runtime=QUIET)
     assert [r.name for r in together] == [s.name for s in specs]
     for spec in specs:
         train(spec, data_root=cifar10_root, out_dir=tmp_path / "alone", runtime=QUIET)
-        assert_same_weights(final_weights(tmp_path / "together", spec),
-                            final_weights(tmp_path / "alone", spec))
+        assert_same_weights(
+            final_weights(tmp_path / "together", spec), final_weights(tmp_path / "alone", spec)
+        )
 
 
 def test_compiled_step_trains_like_the_eager_step(cifar10_root, tmp_path):
@@ -231,8 +256,9 @@ def test_compiled_step_trains_like_the_eager_step(cifar10_root, tmp_path):
     curves = {}
     for executor in ("eager", "compile"):
         runtime = Runtime(progress=False, executor=executor, precision="fp32")
-        (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / executor,
-                          runtime=runtime)
+        (result,) = train(
+            spec, data_root=cifar10_root, out_dir=tmp_path / executor, runtime=runtime
+        )
         curves[executor] = [h["train_loss"] for h in result.history]
     eager, compiled = curves["eager"], curves["compile"]
     assert eager[-1] < eager[0] - 0.2, eager  # it learns
@@ -272,8 +298,9 @@ def test_another_runs_folder_is_never_touched(cifar10_root, tmp_path):
     folder = tmp_path / spec.name
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     # The same name for another run: the recipe's definition changed under its name.
-    impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
-                                                               "momentum": 0.5}})
+    impostor = RunSpec.from_dict(
+        {**spec.to_dict(), "recipe": {**spec.recipe.to_dict(), "momentum": 0.5}}
+    )
     assert impostor.name == spec.name
     with pytest.raises(RunFolderError, match=r"holds another run.*recipe.momentum"):
         train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
@@ -287,8 +314,9 @@ def test_a_finished_run_of_another_config_is_never_taken_for_this_one(cifar10_ro
     folder = tmp_path / spec.name
     (folder / "run.json").unlink()
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    impostor = RunSpec.from_dict({**spec.to_dict(), "recipe": {**spec.recipe.to_dict(),
-                                                               "momentum": 0.5}})
+    impostor = RunSpec.from_dict(
+        {**spec.to_dict(), "recipe": {**spec.recipe.to_dict(), "momentum": 0.5}}
+    )
     with pytest.raises(RunFolderError, match=r"holds another run.*recipe.momentum"):
         train(impostor, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
@@ -303,8 +331,11 @@ def test_a_run_that_lost_its_checkpoint_is_not_started_over(cifar10_root, tmp_pa
     folder = RunFolder(tmp_path, spec)
     folder.checkpoint.unlink()  # e.g. not committed with the rest of the run
     before = {p.name: p.read_bytes() for p in folder.path.iterdir()}
-    with pytest.raises(RunFolderError, match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
-                                         r"missing.*move the folder away"):
+    with pytest.raises(
+        RunFolderError,
+        match=r"trained 1 epoch\(s\).*checkpoint.safetensors is "
+        r"missing.*move the folder away",
+    ):
         train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == before
 
@@ -319,14 +350,14 @@ def test_a_damaged_checkpoint_is_an_error_that_says_how_to_recover(cifar10_root,
 
 
 def test_warmup_switches_to_the_base_lr(cifar10_root, tmp_path):
-    easy = TINY.with_changes(epochs=1, milestones=(), warmup_min_depth=1,
-                             warmup_until_error=99.9, warmup_check_every=2)
+    easy = TINY.with_changes(
+        epochs=1, milestones=(), warmup_min_depth=1, warmup_until_error=99.9, warmup_check_every=2
+    )
     (result,) = train(tiny(recipe=easy), data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.warmup_end_step == 2
     assert result.history[0]["lr"] == 0.1
     never = easy.with_changes(warmup_until_error=0.0)
-    (result,) = train(tiny(recipe=never), data_root=cifar10_root, out_dir=tmp_path,
-                      runtime=QUIET)
+    (result,) = train(tiny(recipe=never), data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET)
     assert result.warmup_end_step is None
     assert result.history[0]["lr"] == 0.01
 
@@ -334,7 +365,10 @@ def test_warmup_switches_to_the_base_lr(cifar10_root, tmp_path):
 def test_warmup_rule_is_the_papers():
     report = RECIPES["report"]
     assert [m for m in cifarnets.list_models() if report.uses_warmup(m)] == [
-        "resnet110", "resnet1202", "plain110"]
+        "resnet110",
+        "resnet1202",
+        "plain110",
+    ]
 
 
 def test_lr_schedule_is_multistep():
@@ -357,7 +391,7 @@ def test_augmentation_is_a_padded_crop_or_its_mirror():
     padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
     flips = 0
     for i in range(len(images)):
-        crops = [padded[i, :, y:y + 32, x:x + 32] for y in range(9) for x in range(9)]
+        crops = [padded[i, :, y : y + 32, x : x + 32] for y in range(9) for x in range(9)]
         if any(torch.equal(out[i], c) for c in crops):
             continue
         assert any(torch.equal(out[i], c.flip(2)) for c in crops), f"image {i}"
@@ -374,8 +408,16 @@ def test_epoch_randomness_depends_on_seed_and_epoch_only():
 
 
 def test_recipes_are_validated_up_front():
-    bad = {"epochs": 1.5, "batch_size": 0, "momentum": -1, "weight_decay": -1,
-           "lr": float("nan"), "gamma": 0, "nesterov": "yes", "pad": -4}
+    bad = {
+        "epochs": 1.5,
+        "batch_size": 0,
+        "momentum": -1,
+        "weight_decay": -1,
+        "lr": float("nan"),
+        "gamma": 0,
+        "nesterov": "yes",
+        "pad": -4,
+    }
     for field, value in bad.items():
         with pytest.raises(ValueError, match=field):
             Recipe(**{field: value})
@@ -415,8 +457,11 @@ def test_auto_precision_is_bf16_where_the_hardware_computes_it(monkeypatch):
     monkeypatch.undo()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file() and platform.machine() == "x86_64":  # torch's probe = the kernel's
-        flags = set(next(line for line in cpuinfo.read_text().splitlines()
-                         if line.startswith("flags")).split(":", 1)[1].split())
+        flags = set(
+            next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags"))
+            .split(":", 1)[1]
+            .split()
+        )
         assert spec_module.cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_tile"})
 
 
@@ -426,8 +471,10 @@ def test_a_changed_recipe_gets_a_name_of_its_own():
     assert changed.name.startswith("report+") and changed.name != report.name
     assert changed == report.with_changes(milestones=(5,), epochs=10)  # same change, same name
     assert report.with_changes(epochs=164) is report
-    assert RunSpec("resnet20").is_full_recipe and not RunSpec("resnet20", recipe=changed) \
-        .is_full_recipe
+    assert (
+        RunSpec("resnet20").is_full_recipe
+        and not RunSpec("resnet20", recipe=changed).is_full_recipe
+    )
 
 
 def test_a_new_executor_plugs_in_without_touching_the_rest(cifar10_root, tmp_path):
@@ -443,8 +490,12 @@ def test_a_new_executor_plugs_in_without_touching_the_rest(cifar10_root, tmp_pat
 
     try:
         runtime = Runtime(progress=False, executor="counting")
-        (result,) = train(tiny(recipe=TINY.with_changes(epochs=1, milestones=())),
-                          data_root=cifar10_root, out_dir=tmp_path, runtime=runtime)
+        (result,) = train(
+            tiny(recipe=TINY.with_changes(epochs=1, milestones=())),
+            data_root=cifar10_root,
+            out_dir=tmp_path,
+            runtime=runtime,
+        )
     finally:
         del EXECUTORS["counting"]
     # Its check against the eager step first (3 steps, undone), then the epoch's 4.
@@ -460,15 +511,18 @@ def test_cuda_graph_step_matches_the_eager_step(cifar10_root, tmp_path):
     torch.backends.cudnn.deterministic = True
     weights = {}
     for executor in ("cuda_graph", "eager"):
-        runtime = Runtime(device="cuda", executor=executor, precision="fp32",
-                          channels_last=False, progress=False)
-        (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path / executor,
-                          runtime=runtime)
+        runtime = Runtime(
+            device="cuda", executor=executor, precision="fp32", channels_last=False, progress=False
+        )
+        (result,) = train(
+            spec, data_root=cifar10_root, out_dir=tmp_path / executor, runtime=runtime
+        )
         assert result.chunks[0].executor == executor
         weights[executor] = final_weights(tmp_path / executor, spec)
     for key in weights["eager"]:
-        torch.testing.assert_close(weights["cuda_graph"][key], weights["eager"][key],
-                                   rtol=1e-3, atol=1e-4, msg=key)
+        torch.testing.assert_close(
+            weights["cuda_graph"][key], weights["eager"][key], rtol=1e-3, atol=1e-4, msg=key
+        )
 
 
 @pytest.mark.cuda
@@ -481,8 +535,13 @@ def test_cuda_graph_runs_resume_and_run_side_by_side(cifar10_root, tmp_path):
     specs = [tiny(recipe=warm), tiny("plain20")]
     gpu = Runtime(device="cuda", progress=False)
     whole = train(specs, data_root=cifar10_root, out_dir=tmp_path / "whole", runtime=gpu)
-    train(specs, data_root=cifar10_root, out_dir=tmp_path / "parts", runtime=QUIET,
-          stop_after_epochs=1)  # the first chunk on the CPU
+    train(
+        specs,
+        data_root=cifar10_root,
+        out_dir=tmp_path / "parts",
+        runtime=QUIET,
+        stop_after_epochs=1,
+    )  # the first chunk on the CPU
     parts = train(specs, data_root=cifar10_root, out_dir=tmp_path / "parts", runtime=gpu)
     assert [r.status for r in whole + parts] == ["finished"] * 4
     assert all(r.chunks[-1].executor == "cuda_graph" for r in whole + parts)
@@ -492,17 +551,31 @@ def test_cuda_graph_runs_resume_and_run_side_by_side(cifar10_root, tmp_path):
     for spec in specs:
         a, b = final_weights(tmp_path / "whole", spec), final_weights(tmp_path / "parts", spec)
         for key in a:  # bf16 and another device for one epoch: close, not equal
-            torch.testing.assert_close(a[key].float(), b[key].float(), rtol=0.1, atol=0.05,
-                                       msg=key)
+            torch.testing.assert_close(a[key].float(), b[key].float(), rtol=0.1, atol=0.05, msg=key)
 
 
 # A chunk record as every version before the executor checks wrote it.
-OLD_CHUNK = {"index": 0, "start_epoch": 0, "end_epoch": 3, "epochs_added": 3, "wall_s": 1623.4,
-             "started_at": "2026-12-01T11:32:51+00:00", "host": "vm",
-             "hardware": "CPU AMD EPYC (AVX2, 1 thread)", "device": "cpu",
-             "torch": "2.14.1+cu130", "cuda": None, "cifarnets": "0.1.0", "commit": "4790",
-             "command": "python -m cifarnets.reproduce --models plain20", "executor": "compile",
-             "precision": "fp32", "channels_last": True, "threads": 1, "stopped": None}
+OLD_CHUNK = {
+    "index": 0,
+    "start_epoch": 0,
+    "end_epoch": 3,
+    "epochs_added": 3,
+    "wall_s": 1623.4,
+    "started_at": "2026-12-01T11:32:51+00:00",
+    "host": "vm",
+    "hardware": "CPU AMD EPYC (AVX2, 1 thread)",
+    "device": "cpu",
+    "torch": "2.14.1+cu130",
+    "cuda": None,
+    "cifarnets": "0.1.0",
+    "commit": "4790",
+    "command": "python -m cifarnets.reproduce --models plain20",
+    "executor": "compile",
+    "precision": "fp32",
+    "channels_last": True,
+    "threads": 1,
+    "stopped": None,
+}
 
 
 def test_chunk_records_read_and_write_back_every_earlier_format():
@@ -517,8 +590,13 @@ def test_chunk_records_read_and_write_back_every_earlier_format():
     # A newer version's keys are kept; a record of this version says what was asked and
     # what failed.
     fallback = ExecutorFallback("cuda_graph", "compile", "raised RuntimeError: capture", 1, 0)
-    new = {**OLD_CHUNK, "executor_asked": "auto", "fallbacks": [fallback.to_dict()],
-           "check_s": 1.5, "from_the_future": [1]}
+    new = {
+        **OLD_CHUNK,
+        "executor_asked": "auto",
+        "fallbacks": [fallback.to_dict()],
+        "check_s": 1.5,
+        "from_the_future": [1],
+    }
     record = ChunkRecord.from_dict(new)
     assert record.fallbacks == [fallback] and record.extra == {"from_the_future": [1]}
     assert record.to_dict() == new and list(record.to_dict()) == list(new)

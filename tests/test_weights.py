@@ -51,6 +51,7 @@ def images() -> torch.Tensor:
 
 # -- the package copy -------------------------------------------------------------------
 
+
 def test_load_from_package_copy(weights_dir):
     weights, _ = make_weights()  # not on any Hub: hub_revision is None
     model = cifarnets.resnet20(weights="test_v1")
@@ -63,8 +64,9 @@ def test_load_from_package_copy(weights_dir):
 
 
 def test_unknown_or_mismatched_weights(weights_dir):
-    with pytest.raises(UnknownWeightsError, match="no pretrained weights are published for "
-                                                  "resnet20 yet"):
+    with pytest.raises(
+        UnknownWeightsError, match="no pretrained weights are published for resnet20 yet"
+    ):
         cifarnets.resnet20(pretrained=True)
     make_weights()
     with pytest.raises(UnknownWeightsError, match=r"unknown weights 'v9'.*resnet20\.test_v1"):
@@ -111,8 +113,9 @@ def test_transforms_are_the_weights_own(weights_dir):
     # 0..255 floats would normalise to nonsense without a word: refused.
     with pytest.raises(ValueError, match=r"float images must be in \[0, 1\], got values up to 2"):
         transform(images_u8.float())
-    imagenet = Weights.from_dict({**weights.to_dict(), "mean": (0.485, 0.456, 0.406),
-                                  "std": (0.229, 0.224, 0.225)})
+    imagenet = Weights.from_dict(
+        {**weights.to_dict(), "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    )
     assert not torch.allclose(imagenet.transforms()(images_u8), expected)
 
 
@@ -120,8 +123,7 @@ def test_get_model_weights_and_defaults_per_dataset(weights_dir):
     assert list(cifarnets.get_model_weights("resnet20")) == []
     own, _ = make_weights(tag="cifar10_v1")
     other, _ = make_weights(tag="cifar10_v0", default=False)
-    assert {w.value.name for w in cifarnets.get_model_weights("resnet20")} == {own.name,
-                                                                               other.name}
+    assert {w.value.name for w in cifarnets.get_model_weights("resnet20")} == {own.name, other.name}
     assert cifarnets.default_weights("resnet20") == own
     assert cifarnets.default_weights("resnet20", "cifar100") is None
     assert own.meta["categories"][0] == "airplane" and own.meta["num_params"] == 269_722
@@ -153,8 +155,12 @@ def test_get_model_weights_is_torchvisions_enum(weights_dir):
 def test_weights_by_torchvisions_names(weights_dir):
     own, _ = make_weights(tag="cifar10_v1")
     other, _ = make_weights(tag="cifar10_v0", default=False)
-    for name in ("resnet20.DEFAULT", "ResNet20_Weights.DEFAULT", "ResNet20_Weights.CIFAR10_V1",
-                 "resnet20.cifar10_v1"):
+    for name in (
+        "resnet20.DEFAULT",
+        "ResNet20_Weights.DEFAULT",
+        "ResNet20_Weights.CIFAR10_V1",
+        "resnet20.cifar10_v1",
+    ):
         assert cifarnets.get_weights(name) == own, name
         assert cifarnets.get_weight(name) == own  # torchvision's spelling
     assert cifarnets.get_weights("ResNet20_Weights.CIFAR10_V0") == other
@@ -174,8 +180,9 @@ def test_list_models_pretrained_lists_only_nets_with_weights(weights_dir):
     assert len(cifarnets.list_models()) > len(cifarnets.list_models(pretrained=True))
 
 
-def test_progress_false_turns_the_download_bar_off_for_that_download(weights_dir, fake_hub,
-                                                                     monkeypatch):
+def test_progress_false_turns_the_download_bar_off_for_that_download(
+    weights_dir, fake_hub, monkeypatch
+):
     import huggingface_hub
     from huggingface_hub.utils import are_progress_bars_disabled
 
@@ -196,14 +203,17 @@ def test_progress_false_turns_the_download_bar_off_for_that_download(weights_dir
 
 def test_torch_hub_load_takes_torchvisions_arguments():
     # torchvision's builders take progress=; code written for them passes it.
-    model = torch.hub.load(str(REPO), "resnet20", source="local", pretrained=True,
-                           progress=False, trust_repo=True)
+    model = torch.hub.load(
+        str(REPO), "resnet20", source="local", pretrained=True, progress=False, trust_repo=True
+    )
     assert model.pretrained_weights == cifarnets.default_weights("resnet20")
-    weight = torch.hub.load(str(REPO), "get_weight", "ResNet20_Weights.DEFAULT",
-                            source="local", trust_repo=True)
+    weight = torch.hub.load(
+        str(REPO), "get_weight", "ResNet20_Weights.DEFAULT", source="local", trust_repo=True
+    )
     assert weight == model.pretrained_weights
-    enum = torch.hub.load(str(REPO), "get_model_weights", "resnet56", source="local",
-                          trust_repo=True)
+    enum = torch.hub.load(
+        str(REPO), "get_model_weights", "resnet56", source="local", trust_repo=True
+    )
     assert enum.DEFAULT.value == cifarnets.default_weights("resnet56")
 
 
@@ -212,8 +222,13 @@ def test_unknown_weights_list_the_accepted_forms(weights_dir):
     with pytest.raises(UnknownWeightsError) as excinfo:
         cifarnets.resnet20(weights="nonsense")
     message = str(excinfo.value)
-    for form in ('"DEFAULT"', 'a tag such as "test_v1"', 'a full name such as "resnet20.test_v1"',
-                 "cifarnets.Weights", "cifarnets.load_weights_file(model, path)"):
+    for form in (
+        '"DEFAULT"',
+        'a tag such as "test_v1"',
+        'a full name such as "resnet20.test_v1"',
+        "cifarnets.Weights",
+        "cifarnets.load_weights_file(model, path)",
+    ):
         assert form in message, form
 
 
@@ -223,8 +238,11 @@ def test_load_weights_file_describes_the_file_it_loaded(weights_dir, tmp_path):
     path = tmp_path / "other.safetensors"
     from cifarnets._safetensors import canonical_bytes
 
-    path.write_bytes(canonical_bytes(reference_net(seed=5).state_dict(),
-                                     {"arch": "resnet20", "dataset": "cifar10"}))
+    path.write_bytes(
+        canonical_bytes(
+            reference_net(seed=5).state_dict(), {"arch": "resnet20", "dataset": "cifar10"}
+        )
+    )
     cifarnets.load_weights_file(model, path)
     described = model.pretrained_weights
     assert described.tag == "local" and described.source["path"] == str(path.resolve())
@@ -315,8 +333,9 @@ def test_corrupted_package_copy(weights_dir):
     weights, data = make_weights()
     path = weights_dir / weights.filename
     path.write_bytes(data[:-10] + b"x" * 10)
-    with pytest.raises(WeightsIntegrityError,
-                       match=r"has sha256 .* expected .*Fix: fix or replace it"):
+    with pytest.raises(
+        WeightsIntegrityError, match=r"has sha256 .* expected .*Fix: fix or replace it"
+    ):
         cifarnets.resnet20(weights="test_v1")
     path.write_bytes(data[:1000])
     with pytest.raises(WeightsIntegrityError, match="is 1,000 bytes.*truncated"):
@@ -330,6 +349,7 @@ def test_broken_manifest_is_a_clear_error(weights_dir):
 
 
 # -- the Hub ----------------------------------------------------------------------------
+
 
 def test_first_download_then_cache_with_server_stopped(weights_dir, fake_hub):
     weights, _ = make_weights(hub=fake_hub, package_copy=False)
@@ -422,10 +442,13 @@ def test_the_delete_the_cached_copy_advice_works(weights_dir, fake_hub, monkeypa
 def test_a_hub_that_serves_other_bytes_gives_way_to_the_package(weights_dir, fake_hub):
     weights, data = make_weights(hub=fake_hub, package_copy=True)
     # The pinned commit now serves other bytes (a rewritten history): not a cache problem.
-    fake_hub._repos[weights.hub_repo].commits[weights.hub_revision]["model.safetensors"] = \
+    fake_hub._repos[weights.hub_repo].commits[weights.hub_revision]["model.safetensors"] = (
         data[:-1] + b"\x00"
-    with pytest.warns(UserWarning, match="does not match the published sha256 even when "
-                                         f"downloaded again.*{FOLDERS_COPY}"):
+    )
+    with pytest.warns(
+        UserWarning,
+        match=f"does not match the published sha256 even when downloaded again.*{FOLDERS_COPY}",
+    ):
         model = cifarnets.resnet20(weights="test_v1")
     assert same_weights(model, reference_net())
     (weights_dir / weights.filename).unlink()
@@ -491,8 +514,9 @@ def test_a_missing_file_in_a_private_folder_says_to_fix_that_folder(weights_dir,
     assert "wheel" not in str(excinfo.value)
 
 
-def test_builders_pass_cache_dir_and_identify_the_library(weights_dir, fake_hub, tmp_path,
-                                                         monkeypatch):
+def test_builders_pass_cache_dir_and_identify_the_library(
+    weights_dir, fake_hub, tmp_path, monkeypatch
+):
     make_weights(hub=fake_hub, package_copy=False)
     import huggingface_hub
 
@@ -556,11 +580,21 @@ def test_hf_hub_offline_is_respected(weights_dir, fake_hub, monkeypatch):
 def test_two_processes_load_the_same_weights_at_once(weights_dir, fake_hub):
     make_weights(hub=fake_hub, package_copy=False)
     fake_hub.delay_s = 0.3  # widen the window in which both processes download
-    code = ("import cifarnets, hashlib; m = cifarnets.resnet20(weights='test_v1'); "
-            "print(hashlib.sha256(b''.join(v.numpy().tobytes() "
-            "for v in m.state_dict().values())).hexdigest())")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+    code = (
+        "import cifarnets, hashlib; m = cifarnets.resnet20(weights='test_v1'); "
+        "print(hashlib.sha256(b''.join(v.numpy().tobytes() "
+        "for v in m.state_dict().values())).hexdigest())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert outputs[0][0] == outputs[1][0] and len(outputs[0][0].strip()) == 64
@@ -569,10 +603,10 @@ def test_two_processes_load_the_same_weights_at_once(weights_dir, fake_hub):
 
 # -- publishing --------------------------------------------------------------------------
 
+
 def test_publish_dry_run_writes_the_repo_offline(weights_dir, tmp_path, capsys):
     weights, data = make_weights()
-    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"),
-                               "--dry-run"]) == 0
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"[dry run] would upload to {weights.hub_repo}" in out
     folder = tmp_path / "hub" / weights.name
@@ -596,6 +630,7 @@ def test_publish_upload_pins_the_commit_and_round_trips(weights_dir, fake_hub, t
 
 
 # -- timm and torch.hub -------------------------------------------------------------------
+
 
 def test_timm_create_model_gives_the_same_net_and_weights(weights_dir):
     make_weights()
@@ -626,6 +661,7 @@ def test_torch_hub_local(weights_dir):
 
 # -- the packaged weights themselves --------------------------------------------------------
 
+
 def check_metadata(weights: Weights) -> None:
     """What every published weight must satisfy: its file (size, sha256, keys, shapes)
     fits its net, and the metadata tells the truth about both."""
@@ -634,17 +670,21 @@ def check_metadata(weights: Weights) -> None:
     assert model.num_classes == weights.num_classes
     assert sum(p.numel() for p in model.parameters()) == weights.num_params
     assert weights.num_params == info.num_params + (weights.num_classes - 10) * (
-        info.num_features + 1)
+        info.num_features + 1
+    )
     if weights.ported:
         # Ported weights keep the normalisation they were trained with, and say where
         # they come from, under which license, and how their checkpoint was chosen.
-        assert {"repository", "commit", "file", "file_sha256", "license",
-                "copyright"} <= set(weights.source)
+        assert {"repository", "commit", "file", "file_sha256", "license", "copyright"} <= set(
+            weights.source
+        )
         assert weights.license == weights.source["license"]
         assert "selected_on_test" in weights.metrics
     else:
-        assert (weights.mean, weights.std) == (DATASETS[weights.dataset].mean,
-                                               DATASETS[weights.dataset].std)
+        assert (weights.mean, weights.std) == (
+            DATASETS[weights.dataset].mean,
+            DATASETS[weights.dataset].std,
+        )
         assert weights.recipe.get("command")
     assert weights.test_error is not None
     assert weights.hub_repo.endswith(f"/{weights.name}")
@@ -654,14 +694,20 @@ def check_metadata(weights: Weights) -> None:
 def test_metadata_check_catches_a_false_entry(weights_dir):
     weights, _ = make_weights()
     check_metadata(weights)
-    for wrong in ({"num_params": weights.num_params + 1}, {"std": (0.2023, 0.1994, 0.2010)},
-                  {"hub_repo": "cifarnets/resnet20.other"}):
+    for wrong in (
+        {"num_params": weights.num_params + 1},
+        {"std": (0.2023, 0.1994, 0.2010)},
+        {"hub_repo": "cifarnets/resnet20.other"},
+    ):
         with pytest.raises(AssertionError):
             check_metadata(Weights.from_dict({**weights.to_dict(), **wrong}))
 
 
-@pytest.mark.parametrize("name", cifarnets.list_weights() or [pytest.param(
-    None, marks=pytest.mark.skip(reason="no weights are published yet"))])
+@pytest.mark.parametrize(
+    "name",
+    cifarnets.list_weights()
+    or [pytest.param(None, marks=pytest.mark.skip(reason="no weights are published yet"))],
+)
 def test_packaged_weights_match_their_metadata(name):
     weights = cifarnets.get_weights(name)
     check_metadata(weights)
@@ -682,16 +728,30 @@ def test_publish_add_packages_a_training_run(weights_dir, cifar10_root, tmp_path
 
     runs = tmp_path / "runs"
     recipe = get_recipe("smoke").with_changes(epochs=1, milestones=(), batch_size=64)
-    specs = [RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=128)
-             for seed in (0, 1)]
+    specs = [
+        RunSpec("resnet20", recipe=recipe, seed=seed, train_subset=256, test_subset=128)
+        for seed in (0, 1)
+    ]
     train(specs, data_root=cifar10_root, out_dir=runs, command="made here")
     run_dirs = [str(runs / s.name) for s in specs]
     # A check run is not its recipe's experiment: publishing it needs the explicit flag.
-    code = cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
-                     str(cifar10_root)])
+    code = cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data", str(cifar10_root)])
     assert code == 2 and "--allow-partial" in capsys.readouterr().err
-    assert cli_main(["publish", "add", *run_dirs, "--tag", "smoke_v1", "--data",
-                     str(cifar10_root), "--allow-partial"]) == 0
+    assert (
+        cli_main(
+            [
+                "publish",
+                "add",
+                *run_dirs,
+                "--tag",
+                "smoke_v1",
+                "--data",
+                str(cifar10_root),
+                "--allow-partial",
+            ]
+        )
+        == 0
+    )
     assert "added resnet20.smoke_v1 (PARTIAL): test error" in capsys.readouterr().out
     weights = cifarnets.get_weights("resnet20.smoke_v1")
     assert weights.metrics["seeds"] == [0, 1] and "test_error_std" in weights.metrics

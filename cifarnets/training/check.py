@@ -66,8 +66,17 @@ from ..data import normalize
 from ..errors import ExecutorError
 from .executors import StepExecutor, StepParts, StepState
 
-__all__ = ["ACCURACY_RATIO", "CHECK_STEPS", "TOLERANCES", "CheckResult", "ExecutorCheckError",
-           "Tolerance", "check_executor", "failed_check", "tolerance_for"]
+__all__ = [
+    "ACCURACY_RATIO",
+    "CHECK_STEPS",
+    "TOLERANCES",
+    "CheckResult",
+    "ExecutorCheckError",
+    "Tolerance",
+    "check_executor",
+    "failed_check",
+    "tolerance_for",
+]
 
 CHECK_STEPS = 3
 
@@ -127,9 +136,12 @@ class CheckResult:
     seconds: float  # the whole check: the executor's steps (and its build), eager's
 
 
-def check_executor(executor: StepExecutor, reference: StepExecutor,
-                   batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                   lr: float) -> CheckResult:
+def check_executor(
+    executor: StepExecutor,
+    reference: StepExecutor,
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    lr: float,
+) -> CheckResult:
     """Run each of ``batches`` at ``lr`` with ``executor`` and with ``reference`` (eager,
     on the same parts) from the same state, the eager result of the batch before, and
     compare; the run's state is restored whatever happens. Exceptions of the executor
@@ -150,8 +162,7 @@ def check_executor(executor: StepExecutor, reference: StepExecutor,
                 if parts.device.type == "cuda":  # the executor's own errors surface here
                     torch.cuda.synchronize(parts.device)
             except Exception as err:  # a capture error, inductor without a compiler, OOM...
-                return failed_check(executor.name, precision, err,
-                                    time.perf_counter() - started)
+                return failed_check(executor.name, precision, err, time.perf_counter() - started)
             ran = StepState(parts)
             state.restore(parts)
             reference.set_lr(lr)
@@ -180,22 +191,38 @@ def check_executor(executor: StepExecutor, reference: StepExecutor,
     finally:
         first.restore(parts)
     ok = agree and wrong <= tolerance.correct * images
-    reason = (f"max relative difference {worst:.1e} ({where}; tolerance {tolerance.rel:g})"
-              if worst else f"bitwise equal (tolerance {tolerance.rel:g})")
+    reason = (
+        f"max relative difference {worst:.1e} ({where}; tolerance {tolerance.rel:g})"
+        if worst
+        else f"bitwise equal (tolerance {tolerance.rel:g})"
+    )
     if ratios:
-        reason += (f", {max(ratios):.2g}x eager's distance from the float64 step (allowed "
-                   f"{ACCURACY_RATIO:g}x)")
-    reason += (f", {wrong} of {images} predictions apart (tolerance {tolerance.correct:.0%}), "
-               f"over {number} step{'s' if number > 1 else ''}")
-    return CheckResult(executor.name, precision, ok, reason, worst, tolerance.rel,
-                       time.perf_counter() - started)
+        reason += (
+            f", {max(ratios):.2g}x eager's distance from the float64 step (allowed "
+            f"{ACCURACY_RATIO:g}x)"
+        )
+    reason += (
+        f", {wrong} of {images} predictions apart (tolerance {tolerance.correct:.0%}), "
+        f"over {number} step{'s' if number > 1 else ''}"
+    )
+    return CheckResult(
+        executor.name, precision, ok, reason, worst, tolerance.rel, time.perf_counter() - started
+    )
 
 
-def failed_check(executor: str, precision: str, err: BaseException,
-                 seconds: float = 0.0) -> CheckResult:
+def failed_check(
+    executor: str, precision: str, err: BaseException, seconds: float = 0.0
+) -> CheckResult:
     """The check of an executor that raised (while it was built, or in its steps)."""
-    return CheckResult(executor, precision, False, f"raised {_one_line(err)}", None,
-                       tolerance_for(executor, precision).rel, seconds)
+    return CheckResult(
+        executor,
+        precision,
+        False,
+        f"raised {_one_line(err)}",
+        None,
+        tolerance_for(executor, precision).rel,
+        seconds,
+    )
 
 
 def precision_of(parts: StepParts) -> str:
@@ -208,16 +235,22 @@ class _Float64Step:
     def __init__(self, parts: StepParts) -> None:
         self.parts = parts
         # NCHW: float64 convolutions have no channels_last kernels (2-3x slower on a CPU).
-        self.model = copy.deepcopy(parts.model).to(torch.float64,
-                                                   memory_format=torch.contiguous_format)
+        self.model = copy.deepcopy(parts.model).to(
+            torch.float64, memory_format=torch.contiguous_format
+        )
         group = parts.optimizer.param_groups[0]
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=group["lr"], momentum=group["momentum"],
-            dampening=group["dampening"], weight_decay=group["weight_decay"],
-            nesterov=group["nesterov"])
+            self.model.parameters(),
+            lr=group["lr"],
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+        )
 
-    def step(self, start: StepState, images_u8: torch.Tensor, labels: torch.Tensor,
-             lr: float) -> dict[str, torch.Tensor]:
+    def step(
+        self, start: StepState, images_u8: torch.Tensor, labels: torch.Tensor, lr: float
+    ) -> dict[str, torch.Tensor]:
         parts, model = self.parts, self.model
         with torch.no_grad():
             for key, value in model.state_dict().items():
@@ -244,8 +277,12 @@ class _Float64Step:
         return truth
 
 
-def _differences(before: dict[str, torch.Tensor], ran: dict[str, torch.Tensor],
-                 reference: dict[str, torch.Tensor], params: set[str]) -> dict[str, float]:
+def _differences(
+    before: dict[str, torch.Tensor],
+    ran: dict[str, torch.Tensor],
+    reference: dict[str, torch.Tensor],
+    params: set[str],
+) -> dict[str, float]:
     """``|ran - reference| / |reference - before|`` of the parameters, BN statistics,
     momentum buffers and loss sum, each as one vector; inf for a value finite in one
     result and not in the other, and for unequal integer buffers (named)."""
@@ -264,16 +301,25 @@ def _differences(before: dict[str, torch.Tensor], ran: dict[str, torch.Tensor],
         fa, fb = torch.isfinite(a), torch.isfinite(b)
         diff = torch.where(fa & fb, a - b, torch.where(fa == fb, 0.0, math.inf))
         change = torch.where(fb & torch.isfinite(start), b - start, 0.0)
-        group = ("parameters" if key in params else "momentum" if key.startswith("momentum.")
-                 else "BN statistics" if key.startswith("model.") else key)
+        group = (
+            "parameters"
+            if key in params
+            else "momentum"
+            if key.startswith("momentum.")
+            else "BN statistics"
+            if key.startswith("model.")
+            else key
+        )
         zero = torch.zeros((), dtype=torch.float64, device=b.device)
         total = sums.get(group, [zero, zero])
         sums[group] = [total[0] + diff.square().sum(), total[1] + change.square().sum()]
     if not sums:
         return {}
     values = torch.stack([torch.stack(v) for v in sums.values()]).tolist()  # one transfer
-    return {group: _ratio(math.sqrt(d), math.sqrt(c))
-            for group, (d, c) in zip(sums, values, strict=True)}
+    return {
+        group: _ratio(math.sqrt(d), math.sqrt(c))
+        for group, (d, c) in zip(sums, values, strict=True)
+    }
 
 
 def _ratio(a: float, b: float) -> float:
@@ -283,4 +329,4 @@ def _ratio(a: float, b: float) -> float:
 def _one_line(err: BaseException, limit: int = 300) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     text = f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -58,10 +58,16 @@ def environment(device: torch.device, command: str | None = None) -> dict[str, A
     """What produced a result: versions, hardware, code revision, command."""
     commit = None
     with suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
     return {
         "host": platform.node(),
         "device": str(device),
@@ -93,8 +99,11 @@ class _StopRequest:
                 signal.signal(signum, previous[signum])
                 raise KeyboardInterrupt
             self.reason = signal.Signals(signum).name
-            tqdm.write(f"{self.reason}: stopping at the end of this epoch, after a checkpoint "
-                       f"(again to abort now, losing this epoch)", file=sys.stderr)
+            tqdm.write(
+                f"{self.reason}: stopping at the end of this epoch, after a checkpoint "
+                f"(again to abort now, losing this epoch)",
+                file=sys.stderr,
+            )
 
         for s in previous:
             signal.signal(s, handler)
@@ -107,18 +116,32 @@ class _StopRequest:
 
 def _result(run: TrainingRun, command: str | None) -> RunResult:
     return RunResult(
-        spec=run.spec, status=run.status, message=run.message, epochs=run.epoch,
-        history=run.history, chunks=run.chunks, train_images=len(run.data.train),
-        test_images=len(run.data.test), warmup_end_step=run.warmup_end_step, command=command,
+        spec=run.spec,
+        status=run.status,
+        message=run.message,
+        epochs=run.epoch,
+        history=run.history,
+        chunks=run.chunks,
+        train_images=len(run.data.train),
+        test_images=len(run.data.test),
+        warmup_end_step=run.warmup_end_step,
+        command=command,
     )
 
 
 def _weights_meta(run: TrainingRun) -> dict[str, str]:
     spec, dataset = run.spec, run.dataset
-    return {"format": "pt", "arch": spec.model, "dataset": spec.dataset,
-            "num_classes": str(dataset.num_classes), "mean": json.dumps(dataset.mean),
-            "std": json.dumps(dataset.std), "recipe": spec.recipe.name, "seed": str(spec.seed),
-            "run": spec.name}
+    return {
+        "format": "pt",
+        "arch": spec.model,
+        "dataset": spec.dataset,
+        "num_classes": str(dataset.num_classes),
+        "mean": json.dumps(dataset.mean),
+        "std": json.dumps(dataset.std),
+        "recipe": spec.recipe.name,
+        "seed": str(spec.seed),
+        "run": spec.name,
+    }
 
 
 def train(
@@ -146,15 +169,21 @@ def train(
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
     try:
-        return _train(specs, names, data_root, out_dir, runtime, asked, command,
-                      stop_after_epochs)
+        return _train(specs, names, data_root, out_dir, runtime, asked, command, stop_after_epochs)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
-           out_dir: str | Path, runtime: Runtime, executor_asked: str, command: str | None,
-           stop_after_epochs: int | None) -> list[RunResult]:
+def _train(
+    specs: list[RunSpec],
+    names: list[str],
+    data_root: str | Path,
+    out_dir: str | Path,
+    runtime: Runtime,
+    executor_asked: str,
+    command: str | None,
+    stop_after_epochs: int | None,
+) -> list[RunResult]:
     device = torch.device(runtime.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -176,8 +205,10 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             todo.append((spec, folder))
 
     # Data problems surface here, before any folder is written or any training starts.
-    data = {s.dataset: DeviceData.load(s.dataset, data_root, device)
-            for s in dict.fromkeys(s for s, _ in todo)}
+    data = {
+        s.dataset: DeviceData.load(s.dataset, data_root, device)
+        for s in dict.fromkeys(s for s, _ in todo)
+    }
     runs: list[tuple[TrainingRun, RunFolder]] = []
     for spec, folder in todo:
         run = TrainingRun(spec, data[spec.dataset], runtime)
@@ -191,12 +222,20 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
     deadline = started + runtime.max_minutes * 60 if runtime.max_minutes else None
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     for run, _ in runs:
-        run.chunks.append(ChunkRecord(
-            index=len(run.chunks), start_epoch=run.epoch, end_epoch=run.epoch,
-            started_at=started_at, **{k: env[k] for k in _ENV_FIELDS},
-            executor=runtime.executor, precision=runtime.precision,
-            channels_last=runtime.channels_last, threads=torch.get_num_threads(),
-            executor_asked=executor_asked))
+        run.chunks.append(
+            ChunkRecord(
+                index=len(run.chunks),
+                start_epoch=run.epoch,
+                end_epoch=run.epoch,
+                started_at=started_at,
+                **{k: env[k] for k in _ENV_FIELDS},
+                executor=runtime.executor,
+                precision=runtime.precision,
+                channels_last=runtime.channels_last,
+                threads=torch.get_num_threads(),
+                executor_asked=executor_asked,
+            )
+        )
 
     def save(run: TrainingRun, folder: RunFolder) -> None:
         chunk = run.chunks[-1]
@@ -222,9 +261,11 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             results[run.spec.name] = _result(run, command)
     if active:
         fallbacks = "".join(f" -> {e}" for e in runtime.executor_fallbacks)
-        log(f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}"
-            f"{fallbacks}, {runtime.precision}" + (f", budget {runtime.max_minutes:g} min"
-                                                   if deadline else ""))
+        log(
+            f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}"
+            f"{fallbacks}, {runtime.precision}"
+            + (f", budget {runtime.max_minutes:g} min" if deadline else "")
+        )
     stop = _StopRequest()
     epochs_this_call = 0
     last_round_s: float | None = None
@@ -234,8 +275,10 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
             now = time.perf_counter()
             estimate = last_round_s or _estimate_round(active)
             if deadline is not None and estimate is not None and now + estimate > deadline:
-                stop_reason = (f"time budget: the next epoch (~{estimate:.0f} s) would end "
-                               f"after --max-minutes {runtime.max_minutes:g}")
+                stop_reason = (
+                    f"time budget: the next epoch (~{estimate:.0f} s) would end "
+                    f"after --max-minutes {runtime.max_minutes:g}"
+                )
                 break
             round_start = time.perf_counter()
             steppers = [run.epoch_steps() for run, _ in active]
@@ -247,16 +290,20 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
                 torch.cuda.synchronize(device)
             for run, folder in active:
                 record = run.finish_epoch(chunk=run.chunks[-1].index)
-                log(f"{run.spec.name} epoch {record['epoch']}/{run.recipe.epochs}: "
+                log(
+                    f"{run.spec.name} epoch {record['epoch']}/{run.recipe.epochs}: "
                     f"lr {record['lr']:g}, train loss {record['train_loss']:.4f}, "
                     f"train error {record['train_error']:.2f} %, test error "
-                    f"{record['test_error']:.2f} % ({record['epoch_time_s']:.1f} s)")
+                    f"{record['test_error']:.2f} % ({record['epoch_time_s']:.1f} s)"
+                )
                 if run.done:
                     save(run, folder)
                     results[run.spec.name] = _result(run, command)
-                    log(f"{run.spec.name}: {run.status} after {run.epoch} epochs, final test "
+                    log(
+                        f"{run.spec.name}: {run.status} after {run.epoch} epochs, final test "
                         f"error {record['test_error']:.2f} %"
-                        + (f"\n{run.message}" if run.message else ""))
+                        + (f"\n{run.message}" if run.message else "")
+                    )
                 elif time.perf_counter() - run.last_save >= runtime.checkpoint_every_s:
                     save(run, folder)
                 else:  # the log every epoch (cheap); the checkpoint stays the truth
@@ -275,10 +322,11 @@ def _train(specs: list[RunSpec], names: list[str], data_root: str | Path,
         save(run, folder)
         results[run.spec.name] = _result(run, command)
     if active:
-        log(f"stopped ({stop_reason}); checkpoints written: "
-            + ", ".join(f"{r.spec.name} at epoch {r.epoch}/{r.recipe.epochs}"
-                        for r, _ in active)
-            + ". The same command continues them (on any machine).")
+        log(
+            f"stopped ({stop_reason}); checkpoints written: "
+            + ", ".join(f"{r.spec.name} at epoch {r.epoch}/{r.recipe.epochs}" for r, _ in active)
+            + ". The same command continues them (on any machine)."
+        )
     return [results[n] for n in names]
 
 

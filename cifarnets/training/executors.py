@@ -31,8 +31,16 @@ from torch import nn
 
 from ..data import normalize
 
-__all__ = ["EXECUTORS", "StepExecutor", "StepParts", "StepState", "auto_executors",
-           "default_executor", "register_executor", "train_step"]
+__all__ = [
+    "EXECUTORS",
+    "StepExecutor",
+    "StepParts",
+    "StepState",
+    "auto_executors",
+    "default_executor",
+    "register_executor",
+    "train_step",
+]
 
 
 @dataclass
@@ -52,14 +60,22 @@ class StepParts:
     stream: torch.cuda.Stream | None = None  # CUDA: the run's own stream
 
 
-def train_step(parts: StepParts, images_u8: torch.Tensor, labels: torch.Tensor,
-               forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+def train_step(
+    parts: StepParts,
+    images_u8: torch.Tensor,
+    labels: torch.Tensor,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> None:
     """One SGD step on a uint8 batch; gradients must be None or zero on entry."""
     x = normalize(images_u8, parts.mean, parts.std).contiguous(memory_format=parts.memory_format)
     # No autocast weight cache: under a CUDA graph its casts would be freed when the
     # context exits, while the graph still reads them (PyTorch's CUDA graphs notes).
-    with torch.autocast(parts.device.type, dtype=parts.autocast_dtype or torch.float32,
-                        enabled=parts.autocast_dtype is not None, cache_enabled=False):
+    with torch.autocast(
+        parts.device.type,
+        dtype=parts.autocast_dtype or torch.float32,
+        enabled=parts.autocast_dtype is not None,
+        cache_enabled=False,
+    ):
         logits = (parts.model if forward is None else forward)(x)
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=parts.label_smoothing)
     loss.backward()
@@ -76,8 +92,9 @@ class StepState:
 
     def __init__(self, parts: StepParts) -> None:
         with torch.no_grad():
-            self.tensors = {f"model.{k}": v.detach().clone()
-                            for k, v in parts.model.state_dict().items()}
+            self.tensors = {
+                f"model.{k}": v.detach().clone() for k, v in parts.model.state_dict().items()
+            }
             for name, param in parts.model.named_parameters():
                 buffer = parts.optimizer.state.get(param, {}).get("momentum_buffer")
                 if buffer is not None:
@@ -117,8 +134,9 @@ class StepExecutor:
 
     def __init__(self, parts: StepParts, batch_sizes: list[int]) -> None:
         if self.cuda_only and parts.device.type != "cuda":
-            raise ValueError(f"executor {self.name!r} needs a CUDA device; on a CPU use "
-                             f"'eager' or 'compile'")
+            raise ValueError(
+                f"executor {self.name!r} needs a CUDA device; on a CPU use 'eager' or 'compile'"
+            )
         self.parts = parts
         self.batch_sizes = batch_sizes  # every batch size an epoch will use
         self.proven = False  # set by the run once a check has passed
@@ -251,8 +269,10 @@ class CudaGraphExecutor(StepExecutor):
         saved = StepState(parts)
         for size in self.batch_sizes:
             reps = -(-size // len(labels))
-            self.static[size] = (images_u8.repeat(reps, 1, 1, 1)[:size].clone(),
-                                 labels.repeat(reps)[:size].clone())
+            self.static[size] = (
+                images_u8.repeat(reps, 1, 1, 1)[:size].clone(),
+                labels.repeat(reps)[:size].clone(),
+            )
         with self._on_stream():
             for _ in range(3):
                 for x, y in self.static.values():

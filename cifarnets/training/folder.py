@@ -136,8 +136,12 @@ class RunFolder:
             atomic_write(self.path / "log.csv", buffer.getvalue().encode())
         atomic_write(self.path / "chunks.json", _json([c.to_dict() for c in chunks]))
 
-    def write_result(self, result: RunResult, weights: dict[str, torch.Tensor] | None,
-                     weights_meta: dict[str, str] | None = None) -> None:
+    def write_result(
+        self,
+        result: RunResult,
+        weights: dict[str, torch.Tensor] | None,
+        weights_meta: dict[str, str] | None = None,
+    ) -> None:
         """The summary; with ``weights``, the final net first, then the checkpoint goes."""
         if weights is not None:
             atomic_write(self.weights, canonical_bytes(weights, weights_meta))

@@ -84,24 +84,31 @@ class DeviceData:
         test_images, test_labels = load_split(dataset, root, train=False)
         found = int(train_labels.max()) + 1
         if found != spec.num_classes:
-            raise DataError(f"{root} gave {found} classes for {spec.name}, "
-                            f"expected {spec.num_classes}: wrong data set?")
-        return cls(Split(train_images.to(device), train_labels.to(device)),
-                   Split(test_images.to(device), test_labels.to(device)))
+            raise DataError(
+                f"{root} gave {found} classes for {spec.name}, "
+                f"expected {spec.num_classes}: wrong data set?"
+            )
+        return cls(
+            Split(train_images.to(device), train_labels.to(device)),
+            Split(test_images.to(device), test_labels.to(device)),
+        )
 
     def subset(self, train_subset: int | None, test_subset: int | None) -> DeviceData:
-        return DeviceData(self.train.first(train_subset, "train_subset"),
-                          self.test.first(test_subset, "test_subset"))
+        return DeviceData(
+            self.train.first(train_subset, "train_subset"),
+            self.test.first(test_subset, "test_subset"),
+        )
 
-    def epoch(self, seed: int, epoch: int, batch_size: int, pad: int,
-              flip: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(
+        self, seed: int, epoch: int, batch_size: int, pad: int, flip: bool
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The shuffled, augmented training batches of ``epoch`` (0-based)."""
         generator = epoch_generator(seed, epoch)
         order = torch.randperm(len(self.train), generator=generator).to(self.train.images.device)
         images = augment(self.train.images[order], pad, flip, generator)
         labels = self.train.labels[order]
         for start in range(0, len(labels), batch_size):
-            yield images[start:start + batch_size], labels[start:start + batch_size]
+            yield images[start : start + batch_size], labels[start : start + batch_size]
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return -(-len(self.train) // batch_size)

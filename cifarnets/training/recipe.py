@@ -65,41 +65,70 @@ class Recipe:
             if not ok:
                 problems.append(f"{field} must be {expected}, got {getattr(self, field)!r}")
 
-        need(isinstance(self.name, str) and self.name.replace("_", "").replace("-", "")
-             .replace("+", "").isalnum(), "name", "a word of letters, digits, _ - +")
+        need(
+            isinstance(self.name, str)
+            and self.name.replace("_", "").replace("-", "").replace("+", "").isalnum(),
+            "name",
+            "a word of letters, digits, _ - +",
+        )
         for field in ("epochs", "batch_size", "warmup_check_every"):
-            need(_is_int(getattr(self, field)) and getattr(self, field) >= 1, field,
-                 "a whole number >= 1")
+            need(
+                _is_int(getattr(self, field)) and getattr(self, field) >= 1,
+                field,
+                "a whole number >= 1",
+            )
         need(_is_int(self.pad) and self.pad >= 0, "pad", "a whole number >= 0")
         need(isinstance(self.flip, bool), "flip", "True or False")
-        need(isinstance(self.nesterov, bool) and (not self.nesterov or self.momentum > 0),
-             "nesterov", "True or False (True needs momentum > 0)")
+        need(
+            isinstance(self.nesterov, bool) and (not self.nesterov or self.momentum > 0),
+            "nesterov",
+            "True or False (True needs momentum > 0)",
+        )
         need(_is_number(self.lr) and self.lr > 0, "lr", "a number > 0")
         need(_is_number(self.warmup_lr) and self.warmup_lr > 0, "warmup_lr", "a number > 0")
         need(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "in [0, 1)")
-        need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
-             "a number >= 0")
+        need(
+            _is_number(self.weight_decay) and self.weight_decay >= 0,
+            "weight_decay",
+            "a number >= 0",
+        )
         need(_is_number(self.gamma) and 0 < self.gamma <= 1, "gamma", "in (0, 1]")
-        need(_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1,
-             "label_smoothing", "in [0, 1)")
-        need(_is_number(self.warmup_until_error) and 0 <= self.warmup_until_error <= 100,
-             "warmup_until_error", "a percentage in [0, 100]")
-        need(self.warmup_min_depth is None or (_is_int(self.warmup_min_depth)
-                                               and self.warmup_min_depth >= 1),
-             "warmup_min_depth", "None or a whole number >= 1")
+        need(
+            _is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+            "label_smoothing",
+            "in [0, 1)",
+        )
+        need(
+            _is_number(self.warmup_until_error) and 0 <= self.warmup_until_error <= 100,
+            "warmup_until_error",
+            "a percentage in [0, 100]",
+        )
+        need(
+            self.warmup_min_depth is None
+            or (_is_int(self.warmup_min_depth) and self.warmup_min_depth >= 1),
+            "warmup_min_depth",
+            "None or a whole number >= 1",
+        )
         ms = self.milestones
-        need(all(_is_int(m) for m in ms) and list(ms) == sorted(set(ms))
-             and all(_is_int(self.epochs) and 1 <= m < self.epochs for m in ms),
-             "milestones", f"strictly increasing whole epochs in 1..{self.epochs}-1 "
-                           f"(the lr is multiplied by gamma from each of them on)")
+        need(
+            all(_is_int(m) for m in ms)
+            and list(ms) == sorted(set(ms))
+            and all(_is_int(self.epochs) and 1 <= m < self.epochs for m in ms),
+            "milestones",
+            f"strictly increasing whole epochs in 1..{self.epochs}-1 "
+            f"(the lr is multiplied by gamma from each of them on)",
+        )
         if problems:
             raise ValueError(f"invalid recipe {self.name!r}: " + "; ".join(problems))
 
     def uses_warmup(self, model: str) -> bool:
         """Whether ``model`` starts with the paper's warm-up under this recipe."""
         info = model_info(model)
-        return (self.warmup_min_depth is not None and info.family == "paper"
-                and info.depth >= self.warmup_min_depth)
+        return (
+            self.warmup_min_depth is not None
+            and info.family == "paper"
+            and info.depth >= self.warmup_min_depth
+        )
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         """The scheduled learning rate of 0-based ``step`` (torch's MultiStepLR by epoch)."""
@@ -128,8 +157,9 @@ class Recipe:
         if not changes:
             return self
         changed = dataclasses.replace(self, **changes)
-        digest = hashlib.sha256(json.dumps({**changed.to_dict(), "name": None},
-                                           sort_keys=True).encode()).hexdigest()[:6]
+        digest = hashlib.sha256(
+            json.dumps({**changed.to_dict(), "name": None}, sort_keys=True).encode()
+        ).hexdigest()[:6]
         return dataclasses.replace(changed, name=f"{self.name.split('+')[0]}+{digest}")
 
 
@@ -151,6 +181,4 @@ def get_recipe(name: str | Recipe) -> Recipe:
     try:
         return RECIPES[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown recipe {name!r}; named recipes: {', '.join(RECIPES)}"
-        ) from None
+        raise ValueError(f"unknown recipe {name!r}; named recipes: {', '.join(RECIPES)}") from None

@@ -88,11 +88,17 @@ class ChunkRecord:
         return f"{self.hardware} ({self.executor}, {self.precision})"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in _NEWER and f.name != "extra"}
+        data = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in _NEWER and f.name != "extra"
+        }
         if self.executor_asked is not None or self.fallbacks or self.check_s is not None:
-            data.update(executor_asked=self.executor_asked,
-                        fallbacks=[f.to_dict() for f in self.fallbacks], check_s=self.check_s)
+            data.update(
+                executor_asked=self.executor_asked,
+                fallbacks=[f.to_dict() for f in self.fallbacks],
+                check_s=self.check_s,
+            )
         return {**data, **self.extra}
 
     @classmethod

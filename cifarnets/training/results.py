@@ -89,8 +89,9 @@ class RunResult:
     def executor_fallbacks(self) -> list[str]:
         """Each executor that failed its check and what trained instead, one line each:
         ``chunk 2: compile -> eager (epoch 41): raised ...``."""
-        return [f"chunk {chunk.index}: {f.describe()}" for chunk in self.chunks
-                for f in chunk.fallbacks]
+        return [
+            f"chunk {chunk.index}: {f.describe()}" for chunk in self.chunks for f in chunk.fallbacks
+        ]
 
     # -- files --------------------------------------------------------------------------
 
@@ -99,18 +100,28 @@ class RunResult:
         data.pop("run_dir")
         data["spec"] = self.spec.to_dict()
         data["chunks"] = [c.to_dict() for c in self.chunks]
-        data.update(name=self.name, final_test_error=self.final_test_error,
-                    time_s=round(self.time_s, 2), full_recipe=self.full_recipe)
+        data.update(
+            name=self.name,
+            final_test_error=self.final_test_error,
+            time_s=round(self.time_s, 2),
+            full_recipe=self.full_recipe,
+        )
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], run_dir: str | None = None) -> RunResult:
-        fields = {k: data[k] for k in ("status", "message", "epochs", "history",
-                                       "train_images", "test_images")}
-        return cls(spec=RunSpec.from_dict(data["spec"]), run_dir=run_dir,
-                   chunks=[ChunkRecord.from_dict(c) for c in data["chunks"]],
-                   warmup_end_step=data.get("warmup_end_step"),
-                   command=data.get("command"), **fields)
+        fields = {
+            k: data[k]
+            for k in ("status", "message", "epochs", "history", "train_images", "test_images")
+        }
+        return cls(
+            spec=RunSpec.from_dict(data["spec"]),
+            run_dir=run_dir,
+            chunks=[ChunkRecord.from_dict(c) for c in data["chunks"]],
+            warmup_end_step=data.get("warmup_end_step"),
+            command=data.get("command"),
+            **fields,
+        )
 
 
 def read_result(run_dir: str | Path) -> RunResult:
@@ -118,10 +129,13 @@ def read_result(run_dir: str | Path) -> RunResult:
     run_dir = Path(run_dir)
     path = run_dir / SUMMARY
     if not path.is_file():
-        raise RunFolderError(f"{run_dir} is not a training run folder (no {SUMMARY}); run folders "
-                         f"are written by `cifarnets train` / benchmarks/reproduce.py")
+        raise RunFolderError(
+            f"{run_dir} is not a training run folder (no {SUMMARY}); run folders "
+            f"are written by `cifarnets train` / benchmarks/reproduce.py"
+        )
     try:
         return RunResult.from_dict(json.loads(path.read_text()), run_dir=str(run_dir))
     except (ValueError, KeyError, TypeError) as err:
-        raise RunFolderError(f"{path} is not a summary this version of cifarnets can read: "
-                         f"{err}") from err
+        raise RunFolderError(
+            f"{path} is not a summary this version of cifarnets can read: {err}"
+        ) from err

@@ -47,20 +47,28 @@ class TrainingRun:
         self.dataset = get_dataset_spec(spec.dataset)
 
         torch.manual_seed(spec.seed)  # the nets' kaiming init
-        self.memory_format = (torch.channels_last if runtime.channels_last
-                              else torch.contiguous_format)
+        self.memory_format = (
+            torch.channels_last if runtime.channels_last else torch.contiguous_format
+        )
         self.model = get_model(spec.model, num_classes=self.dataset.num_classes)
         self.model.to(self.device, memory_format=self.memory_format).train()
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=self.recipe.lr, momentum=self.recipe.momentum,
-            nesterov=self.recipe.nesterov, weight_decay=self.recipe.weight_decay,
+            self.model.parameters(),
+            lr=self.recipe.lr,
+            momentum=self.recipe.momentum,
+            nesterov=self.recipe.nesterov,
+            weight_decay=self.recipe.weight_decay,
         )
         self._add_momentum_buffers()
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         self.steps_per_epoch = self.data.steps_per_epoch(self.recipe.batch_size)
         n = len(self.data.train)
-        self.batch_sizes = sorted({min(self.recipe.batch_size, n),
-                                   n - (self.steps_per_epoch - 1) * self.recipe.batch_size})
+        self.batch_sizes = sorted(
+            {
+                min(self.recipe.batch_size, n),
+                n - (self.steps_per_epoch - 1) * self.recipe.batch_size,
+            }
+        )
         # Sums over an epoch, kept on the device and read once at its end.
         self.loss_sum = torch.zeros((), device=self.device)
         self.correct = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -89,23 +97,28 @@ class TrainingRun:
             buffer = state.get("momentum_buffer")
             if buffer is not None:
                 tensors[f"momentum.{names[param]}"] = _portable(buffer)
-        progress = {"epoch": self.epoch, "history": self.history,
-                    "chunks": [c.to_dict() for c in self.chunks],
-                    "in_warmup": self.in_warmup, "warmup_end_step": self.warmup_end_step,
-                    "status": self.status, "message": self.message}
+        progress = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "chunks": [c.to_dict() for c in self.chunks],
+            "in_warmup": self.in_warmup,
+            "warmup_end_step": self.warmup_end_step,
+            "status": self.status,
+            "message": self.message,
+        }
         return {"tensors": tensors, "progress": progress, "spec": self.spec.to_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if RunSpec.from_dict(state["spec"]) != self.spec:
             raise ValueError("the state is of another run")
         tensors = state["tensors"]
-        model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         self.model.load_state_dict(model_state)  # copies into the device's tensors
         params = dict(self.model.named_parameters())
         self.optimizer.state.clear()
         for key, value in tensors.items():
             if key.startswith("momentum."):
-                param = params[key[len("momentum."):]]
+                param = params[key[len("momentum.") :]]
                 buffer = torch.empty_like(param).copy_(value)  # the param's device and layout
                 self.optimizer.state[param] = {"momentum_buffer": buffer}
         self._add_momentum_buffers()
@@ -146,11 +159,16 @@ class TrainingRun:
 
     def _make_executor(self, name: str) -> StepExecutor:
         parts = StepParts(
-            model=self.model, optimizer=self.optimizer, mean=self.dataset.mean,
-            std=self.dataset.std, label_smoothing=self.recipe.label_smoothing,
+            model=self.model,
+            optimizer=self.optimizer,
+            mean=self.dataset.mean,
+            std=self.dataset.std,
+            label_smoothing=self.recipe.label_smoothing,
             memory_format=self.memory_format,
             autocast_dtype=torch.bfloat16 if self.runtime.precision == "bf16" else None,
-            loss_sum=self.loss_sum, correct=self.correct, device=self.device,
+            loss_sum=self.loss_sum,
+            correct=self.correct,
+            device=self.device,
             stream=self.stream,
         )
         return make_executor(name, parts, self.batch_sizes)
@@ -159,8 +177,11 @@ class TrainingRun:
         return torch.cuda.stream(self.stream) if self.stream is not None else nullcontext()
 
     def lr_at(self, step: int) -> float:
-        return self.recipe.warmup_lr if self.in_warmup else self.recipe.lr_at(
-            step, self.steps_per_epoch)
+        return (
+            self.recipe.warmup_lr
+            if self.in_warmup
+            else self.recipe.lr_at(step, self.steps_per_epoch)
+        )
 
     def epoch_steps(self):
         """Queue the epoch's steps, one per ``next()``, so that the loop can interleave
@@ -179,29 +200,35 @@ class TrainingRun:
         with self.on_stream():
             self.loss_sum.zero_()
             self.correct.zero_()
-            batches = list(self.data.epoch(self.spec.seed, self.epoch, recipe.batch_size,
-                                           recipe.pad, recipe.flip))  # views of one tensor
+            batches = list(
+                self.data.epoch(
+                    self.spec.seed, self.epoch, recipe.batch_size, recipe.pad, recipe.flip
+                )
+            )  # views of one tensor
         for index, (x, y) in enumerate(batches):
             with self.on_stream():
                 lr = self.lr_at(first_step + index)
                 if executor is None or executor.needs_proof(lr):
-                    executor = self._prove(lr, batches[index:index + CHECK_STEPS],
-                                           first_step + index)
+                    executor = self._prove(
+                        lr, batches[index : index + CHECK_STEPS], first_step + index
+                    )
                 executor.set_lr(lr)
                 executor.step(x, y)
                 if self.in_warmup and (index + 1) % recipe.warmup_check_every == 0:
                     window = self._check_warmup(first_step, index + 1, window)
             yield
 
-    def _prove(self, lr: float, batches: list[tuple[torch.Tensor, torch.Tensor]],
-               step: int) -> StepExecutor:
+    def _prove(
+        self, lr: float, batches: list[tuple[torch.Tensor, torch.Tensor]], step: int
+    ) -> StepExecutor:
         """Check the executor against the eager step on the next real ``batches`` (and
         one of each smaller batch size); on a failure go on with the next executor of
         the runtime's order, or raise :class:`ExecutorCheckError` when none is left.
         The run's state is bitwise what it was either way. Returns the executor to use."""
         full = batches[0]
-        batches = batches + [(full[0][:size], full[1][:size]) for size in self.batch_sizes
-                             if size < len(full[1])]
+        batches = batches + [
+            (full[0][:size], full[1][:size]) for size in self.batch_sizes if size < len(full[1])
+        ]
         if self._reference is None:
             self._reference = self._make_executor("eager")
         while True:
@@ -232,19 +259,28 @@ class TrainingRun:
             self._executors.pop(0)
             self._executor = None
             fallback = ExecutorFallback(
-                executor=name, to=self._executors[0], reason=result.reason,
-                epoch=self.epoch + 1, step=step, difference=result.difference,
-                tolerance=result.tolerance)
+                executor=name,
+                to=self._executors[0],
+                reason=result.reason,
+                epoch=self.epoch + 1,
+                step=step,
+                difference=result.difference,
+                tolerance=result.tolerance,
+            )
             if self.chunks:
                 self.chunks[-1].fallbacks.append(fallback)
                 self.chunks[-1].executor = fallback.to
-            tqdm.write(f"warning: {self.spec.name}: executor {name!r} failed its check "
-                       f"against the eager step ({result.precision}, epoch "
-                       f"{self.epoch + 1}): {result.reason}; training with "
-                       f"{fallback.to!r} instead", file=sys.stderr)
+            tqdm.write(
+                f"warning: {self.spec.name}: executor {name!r} failed its check "
+                f"against the eager step ({result.precision}, epoch "
+                f"{self.epoch + 1}): {result.reason}; training with "
+                f"{fallback.to!r} instead",
+                file=sys.stderr,
+            )
 
-    def _check_warmup(self, first_step: int, steps_done: int,
-                      window: tuple[int, int]) -> tuple[int, int]:
+    def _check_warmup(
+        self, first_step: int, steps_done: int, window: tuple[int, int]
+    ) -> tuple[int, int]:
         """Leave the warm-up once the training error of the last window of steps is
         below the recipe's bar (reads one number from the device, only while warming up)."""
         correct = int(self.correct)
@@ -259,9 +295,13 @@ class TrainingRun:
         """Queue the test-set evaluation (eval mode, the runtime's precision)."""
         with self.on_stream():
             self.test_correct = count_correct(
-                self.model, self.data.test.images, self.data.test.labels,
-                mean=self.dataset.mean, std=self.dataset.std,
-                batch_size=self.runtime.eval_batch_size, device=self.device,
+                self.model,
+                self.data.test.images,
+                self.data.test.labels,
+                mean=self.dataset.mean,
+                std=self.dataset.std,
+                batch_size=self.runtime.eval_batch_size,
+                device=self.device,
                 autocast_dtype=torch.bfloat16 if self.runtime.precision == "bf16" else None,
                 memory_format=self.memory_format,
             )

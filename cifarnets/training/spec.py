@@ -27,8 +27,7 @@ __all__ = ["DeviceUnavailableError", "RunSpec", "Runtime", "resolve_device"]
 
 
 def _positive_int_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, int) and not isinstance(value, bool)
-                             and value >= 1)
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,18 @@ class RunSpec:
         model_info(self.model)  # UnknownModelError, with the closest name
         get_dataset_spec(self.dataset)
         object.__setattr__(self, "recipe", get_recipe(self.recipe))
-        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool)
-                and 0 <= self.seed < 2**31):
+        if not (
+            isinstance(self.seed, int)
+            and not isinstance(self.seed, bool)
+            and 0 <= self.seed < 2**31
+        ):
             raise ValueError(f"seed must be a whole number in [0, 2**31), got {self.seed!r}")
         for name in ("train_subset", "test_subset"):
             if not _positive_int_or_none(getattr(self, name)):
-                raise ValueError(f"{name} must be None (all images) or a whole number >= 1, "
-                                 f"got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be None (all images) or a whole number >= 1, "
+                    f"got {getattr(self, name)!r}"
+                )
 
     @property
     def name(self) -> str:
@@ -76,13 +80,21 @@ class RunSpec:
     @property
     def is_full_recipe(self) -> bool:
         """A named recipe on the whole data set: the experiment the recipe describes."""
-        return (self.train_subset is None and self.test_subset is None
-                and RECIPES.get(self.recipe.name) == self.recipe)
+        return (
+            self.train_subset is None
+            and self.test_subset is None
+            and RECIPES.get(self.recipe.name) == self.recipe
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "dataset": self.dataset, "seed": self.seed,
-                "train_subset": self.train_subset, "test_subset": self.test_subset,
-                "recipe": self.recipe.to_dict()}
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "train_subset": self.train_subset,
+            "test_subset": self.test_subset,
+            "recipe": self.recipe.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -104,11 +116,14 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
         raise ValueError(f"device {name!r} is not supported: use cpu, cuda or cuda:N")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        raise DeviceUnavailableError(f"device {name!r} asked for, but this machine has no "
-                                     f"CUDA device: use cpu")
+        raise DeviceUnavailableError(
+            f"device {name!r} asked for, but this machine has no CUDA device: use cpu"
+        )
     if device.index is not None and device.index >= count:
-        raise DeviceUnavailableError(f"device {name!r} asked for, but this machine has "
-                                     f"{count} CUDA device(s): cuda:0..cuda:{count - 1}")
+        raise DeviceUnavailableError(
+            f"device {name!r} asked for, but this machine has "
+            f"{count} CUDA device(s): cuda:0..cuda:{count - 1}"
+        )
     return device
 
 
@@ -149,21 +164,24 @@ class Runtime:
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         if self.executor != "auto" and self.executor not in EXECUTORS:
-            raise ValueError(f"executor must be one of auto, {', '.join(EXECUTORS)}, "
-                             f"got {self.executor!r}")
+            raise ValueError(
+                f"executor must be one of auto, {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
         object.__setattr__(self, "executor_fallbacks", tuple(self.executor_fallbacks))
         unknown = [e for e in self.executor_fallbacks if e not in EXECUTORS]
         if unknown or (self.executor == "auto" and self.executor_fallbacks):
-            raise ValueError(f"executor_fallbacks must name executors ({', '.join(EXECUTORS)})"
-                             f" after an executor given by name, got "
-                             f"{self.executor_fallbacks!r} after {self.executor!r}")
+            raise ValueError(
+                f"executor_fallbacks must name executors ({', '.join(EXECUTORS)})"
+                f" after an executor given by name, got "
+                f"{self.executor_fallbacks!r} after {self.executor!r}"
+            )
         if not _positive_int_or_none(self.threads):
             raise ValueError(f"threads must be None or a whole number >= 1, got {self.threads!r}")
         if self.max_minutes is not None and not (
-                isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0):
+            isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0
+        ):
             raise ValueError(f"max_minutes must be a number > 0, got {self.max_minutes!r}")
-        if not (isinstance(self.checkpoint_every_s, (int, float))
-                and self.checkpoint_every_s >= 0):
+        if not (isinstance(self.checkpoint_every_s, (int, float)) and self.checkpoint_every_s >= 0):
             raise ValueError(f"checkpoint_every_s must be >= 0, got {self.checkpoint_every_s!r}")
         if not _positive_int_or_none(self.eval_batch_size) or self.eval_batch_size is None:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size!r}")
@@ -183,10 +201,16 @@ class Runtime:
         if self.executor == "auto":
             executors = auto_executors(device)
         if "cuda_graph" in executors and device.type != "cuda":
-            raise ValueError("executor 'cuda_graph' needs a CUDA device; on a CPU use "
-                             "'eager' or 'compile'")
-        return dataclasses.replace(self, device=str(device), precision=precision,
-                                   executor=executors[0], executor_fallbacks=executors[1:])
+            raise ValueError(
+                "executor 'cuda_graph' needs a CUDA device; on a CPU use 'eager' or 'compile'"
+            )
+        return dataclasses.replace(
+            self,
+            device=str(device),
+            precision=precision,
+            executor=executors[0],
+            executor_fallbacks=executors[1:],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
