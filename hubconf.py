@@ -8,5 +8,7 @@ torchvision's weight look-ups.
 # first); timm is optional: the nets are registered with it only when it is imported.
 dependencies = ["torch", "safetensors", "huggingface_hub"]
 
-from cifarnets.models import *  # noqa: E402, F403  (one builder per registered net)
+from cifarnets.models import BUILDERS as _BUILDERS  # noqa: E402
+
+globals().update(_BUILDERS)  # one entry point per registered net, named like it
 from cifarnets.weights import get_model_weights, get_weight, get_weights  # noqa: E402, F401

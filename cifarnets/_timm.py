@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from timm.models import (
     FeatureListNet,
     adapt_input_conv,
@@ -36,7 +37,7 @@ from ._registry import TIMM_PREFIX, list_models
 from .datasets import dataset_for
 from .errors import UnknownWeightsError, WeightsError, WeightsUnavailableError
 from .hub import cached_repo_file, download_repo_file, download_url, sha256_of
-from .loading import load_weights_file
+from .loading import load_checked, load_weights_file
 from .models import get_model
 from .nets import CifarResNet, check_pool
 from .weights import (
@@ -64,29 +65,53 @@ def _read_cfg(cfg: Any, overlay: dict | None) -> tuple[str | None, dict[str, Any
     return cfg.get("tag") or tag, cfg
 
 
-def _named_file(cfg: dict[str, Any], listed: Weights | None) -> tuple[str, str] | None:
-    """The weights a config names other than cifarnets' own (kind, where), in timm's
-    order: a ``file`` (``local-dir:`` names its folder), a ``url``, a Hub repo that
-    cifarnets does not list (``hf-hub:``, or ``hf_hub_id`` in an overlay)."""
+def _named_source(cfg: dict[str, Any], listed: Weights | None) -> tuple[str, Any] | None:
+    """The weights a config names other than cifarnets' own, as ``(kind, where)``, in
+    timm's own order (``timm.models._builder._resolve_pretrained_source``): the source
+    the model name gave (``hf-hub:``, ``local-dir:``), then a ``state_dict``, a ``file``,
+    a Hub repo cifarnets does not list (``hf_hub_id``), a ``url``."""
+    repo = cfg.get("hf_hub_id")
+    foreign_repo = repo if repo and (listed is None or listed.hub_repo != repo) else None
+    if cfg.get("source") == "hf-hub" and repo:
+        return ("hf_hub_id", str(repo)) if foreign_repo else None
+    if cfg.get("source") == "local-dir" and cfg.get("file"):
+        return "file", str(cfg["file"])
+    if cfg.get("state_dict") is not None:
+        return "state_dict", cfg["state_dict"]
     if cfg.get("file"):
         return "file", str(cfg["file"])
+    if foreign_repo:
+        return "hf_hub_id", str(foreign_repo)
     if cfg.get("url"):
         return "url", str(cfg["url"])
-    repo = cfg.get("hf_hub_id")
-    if repo and (listed is None or listed.hub_repo != repo):
-        return "hf_hub_id", str(repo)
     return None
 
 
 def _fetch_named_file(kind: str, where: str, cfg: dict[str, Any], cache_dir: str | None) -> Path:
+    """The local path of a named file (a folder names its model.safetensors); checked to
+    be a safetensors file that exists."""
     if kind == "file":
         path = Path(where).expanduser()
-        return path / HUB_FILENAME if path.is_dir() else path
-    if kind == "url":
-        return download_url(where, cache_dir=cache_dir)
-    return download_repo_file(
-        where, cfg.get("hf_hub_filename") or HUB_FILENAME, cache_dir=cache_dir
-    )
+        path = path / HUB_FILENAME if path.is_dir() else path
+    elif kind == "url":
+        path = download_url(where, cache_dir=cache_dir)
+    else:
+        path = download_repo_file(
+            where, cfg.get("hf_hub_filename") or HUB_FILENAME, cache_dir=cache_dir
+        )
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"{where} names no weights file ({path} does not exist). Fix: name a folder "
+            f"holding {HUB_FILENAME} (`cifarnets publish hub --dry-run` writes one), a "
+            f".safetensors file, or a finished run's weights.safetensors"
+        )
+    if path.suffix != ".safetensors":
+        raise WeightsError(
+            f"{path} is not a .safetensors file: cifarnets loads weights from safetensors "
+            f"only (never a pickle). Fix: convert it, e.g. safetensors.torch.save_file("
+            f"torch.load(PATH, weights_only=True), 'model.safetensors')"
+        )
+    return path
 
 
 def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] | None:
@@ -94,13 +119,15 @@ def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] 
     the config.json beside the file (``publish hub`` writes it), or the overlay."""
     if cfg.get("sha256"):
         return str(cfg["sha256"]), "pretrained_cfg_overlay"
-    if kind == "file" and Path(where, "config.json").is_file():
-        config = Path(where, "config.json")
-    elif kind == "hf_hub_id":
-        cached = cached_repo_file(where, "config.json")
-        if cached is None:
+    if kind == "file":
+        named = Path(where).expanduser()
+        config = (named if named.is_dir() else named.parent) / "config.json"
+        if not config.is_file():
             return None
-        config = cached
+    elif kind == "hf_hub_id":
+        config = cached_repo_file(where, "config.json")
+        if config is None:
+            return None
     else:
         return None
     try:
@@ -110,38 +137,50 @@ def _card_sha256(kind: str, where: str, cfg: dict[str, Any]) -> tuple[str, str] 
     return (str(stated), str(config)) if stated else None
 
 
-def _load_named_file(
-    model: CifarResNet, kind: str, where: str, cfg: dict[str, Any], cache_dir: str | None
-) -> None:
-    """Load the file the config names into ``model``: checked against its card's sha256
-    (a mismatch is a warning naming both: the user's file is what they asked for), then
-    every key and shape; the folder's or overlay's normalisation describes the input."""
-    path = _fetch_named_file(kind, where, cfg, cache_dir)
-    if not path.is_file():
-        raise WeightsUnavailableError(
-            f"{where} names no weights file ({path} does not exist). Fix: point "
-            f"{'local-dir:' if kind == 'file' else kind} at a folder holding "
-            f"{HUB_FILENAME} (`cifarnets publish hub --dry-run` writes one) or at a "
-            f".safetensors file"
+def _head_size(path: Path) -> int | None:
+    """The classifier's size in a weights file (its ``fc.weight`` rows), if it has one."""
+    with safe_open(str(path), framework="pt") as f:
+        return f.get_slice("fc.weight").get_shape()[0] if "fc.weight" in f.keys() else None  # noqa: SIM118
+
+
+def _build_with_named_weights(
+    name: str,
+    kind: str,
+    where: Any,
+    cfg: dict[str, Any],
+    cache_dir: str | None,
+    kwargs: dict[str, Any],
+) -> CifarResNet:
+    """The net with the weights a config names, that very file: checked against its
+    card's sha256 (a mismatch is a warning naming both: the user's file is what they
+    asked for), then every key and shape; the head the config names (else the file's,
+    else the one asked for), and the config's normalisation."""
+    wanted = kwargs.pop("num_classes", None)
+    if kind == "state_dict":
+        path = None
+        head = cfg.get("num_classes") or (
+            where["fc.weight"].shape[0] if "fc.weight" in where else None
         )
-    if path.suffix != ".safetensors":
-        raise WeightsError(
-            f"{path} is not a .safetensors file: cifarnets loads weights from safetensors "
-            f"only (never a pickle). Fix: convert it, e.g. safetensors.torch.save_file("
-            f"torch.load(PATH, weights_only=True), 'model.safetensors')"
-        )
-    stated = _card_sha256(kind, where, cfg)
-    if stated is not None:
-        actual = sha256_of(path)
-        if actual != stated[0]:
+    else:
+        path = _fetch_named_file(kind, where, cfg, cache_dir)
+        stated = _card_sha256(kind, where, cfg)
+        if stated is not None and (actual := sha256_of(path)) != stated[0]:
             warnings.warn(
                 f"{path} has sha256 {actual}, but {stated[1]} states {stated[0]}: "
                 f"loading the file you named; its card describes other bytes",
-                stacklevel=4,
+                stacklevel=5,
             )
-    load_weights_file(model, path)
+        head = cfg.get("num_classes") or _head_size(path)
+    model = get_model(name, num_classes=head or wanted or 10, **kwargs)
+    if path is None:
+        load_checked(model, where, "pretrained_cfg's state_dict")
+    else:
+        load_weights_file(model, path)
     given = {k: tuple(cfg[k]) for k in ("mean", "std") if cfg.get(k)}
     model.pretrained_cfg = {**model.pretrained_cfg, **given}
+    if wanted is not None and wanted != model.num_classes:
+        model.reset_classifier(wanted)  # as timm does: a fresh head
+    return model
 
 
 # timm's training scripts pass these; the paper's nets have no dropout or drop-path.
@@ -176,15 +215,11 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
         placement = _pop_timm_only_arguments(name, kwargs)
         tag, cfg = _read_cfg(pretrained_cfg, pretrained_cfg_overlay)
         listed = _weights_or_none(f"{name}.{tag}") if tag else None
-        named = _named_file(cfg, listed) if pretrained else None
+        named = _named_source(cfg, listed) if pretrained else None
         if named is not None:
             # Weights that cifarnets does not list (a local folder, a file, a URL, your
-            # own Hub upload): that very file, with the head its config names.
-            wanted = kwargs.pop("num_classes", None)
-            model = get_model(name, num_classes=cfg.get("num_classes") or 10, **kwargs)
-            _load_named_file(model, *named, cfg, cache_dir)
-            if wanted is not None and wanted != model.num_classes:
-                model.reset_classifier(wanted)  # as timm does: a fresh head
+            # own Hub upload, a state dict): those very weights.
+            model = _build_with_named_weights(name, *named, cfg, cache_dir, kwargs)
         else:
             weights = (tag or "DEFAULT") if pretrained else None
             model = get_model(name, weights=weights, cache_dir=cache_dir, **kwargs)
@@ -198,8 +233,9 @@ def _make_entrypoint(name: str) -> Callable[..., nn.Module]:
             _set_pool(model, global_pool)
         if in_chans != 3:
             _adapt_input_channels(model, in_chans)
-        if pretrained_cfg_overlay:
-            model.pretrained_cfg = {**model.pretrained_cfg, **pretrained_cfg_overlay}
+        if pretrained_cfg_overlay:  # described, as timm does; a state dict is no description
+            overlay = {k: v for k, v in pretrained_cfg_overlay.items() if k != "state_dict"}
+            model.pretrained_cfg = {**model.pretrained_cfg, **overlay}
         if placement:
             model.to(**placement)
         if features_only:

@@ -17,6 +17,7 @@ weights) unless the machine lacks something (3: the network, a device).
     │   │   └── WeightsUnreachableError  ... because the Hub could not be reached (3)
     │   ├── WeightsIntegrityError    wrong size or sha256, or the file does not fit the net
     │   └── PublishError             publishing cannot go ahead; nothing was changed
+    │       └── PublishUnreachableError  ... because the Hub could not be reached (3)
     ├── HubError                     a Hugging Face Hub call failed
     │   ├── HubUnreachableError      no answer: offline, refused, timed out, 5xx (3)
     │   └── HubRefusedError          an answer: no such repo, revision or file
@@ -43,6 +44,7 @@ __all__ = [
     "HubRefusedError",
     "HubUnreachableError",
     "PublishError",
+    "PublishUnreachableError",
     "RunFolderError",
     "UnknownModelError",
     "UnknownWeightsError",
@@ -87,6 +89,12 @@ class WeightsIntegrityError(WeightsError, RuntimeError):
 
 class PublishError(WeightsError):
     """Publishing cannot go ahead; nothing was changed."""
+
+
+class PublishUnreachableError(PublishError, ConnectionError):
+    """Publishing cannot go ahead because the Hub could not be reached."""
+
+    exit_status = ENVIRONMENT
 
 
 class HubError(CifarnetsError, OSError):

@@ -19,9 +19,10 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+from tqdm.auto import tqdm
 
 from ._safetensors import atomic_write
 from ._version import __version__
@@ -97,7 +98,7 @@ def hub_call(what: str, call: Callable[[], T]) -> T:
             raise HubRefusedError(f"invalid Hub repo id or revision ({_one_line(err)})") from err
         except HfHubHTTPError as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
-            if status is not None and status >= 500:  # the Hub is having trouble: retry
+            if status is not None and (status >= 500 or status == 429):  # trouble, or busy
                 if wait is not None:
                     time.sleep(wait)
                     continue
@@ -141,41 +142,32 @@ def _fetch_from_hub(
                 hf_hub_url(repo, HUB_FILENAME, revision=revision), timeout=_HUB_TIMEOUT_S
             ),
         )
-    with _progress_bars(progress):
-        return Path(
-            hub_call(
-                "download",
-                lambda: hf_hub_download(
-                    repo,
-                    HUB_FILENAME,
-                    revision=revision,
-                    cache_dir=cache_dir,
-                    force_download=force_download,
-                    library_name="cifarnets",
-                    library_version=__version__,
-                ),
-            )
+    return Path(
+        hub_call(
+            "download",
+            lambda: hf_hub_download(
+                repo,
+                HUB_FILENAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                library_name="cifarnets",
+                library_version=__version__,
+                # progress=False: this download's bar only; huggingface_hub's own
+                # switches (disable_progress_bars, HF_HUB_DISABLE_PROGRESS_BARS) are
+                # process-wide and stay the user's.
+                tqdm_class=None if progress else _NoProgressBar,
+            ),
         )
-
-
-@contextmanager
-def _progress_bars(enabled: bool):
-    """huggingface_hub's download bars off while a ``progress=False`` download runs
-    (its switch is process-wide; the previous state is restored)."""
-    from huggingface_hub.utils import (
-        are_progress_bars_disabled,
-        disable_progress_bars,
-        enable_progress_bars,
     )
 
-    if enabled or are_progress_bars_disabled():
-        yield
-        return
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        enable_progress_bars()
+
+class _NoProgressBar(tqdm):
+    """A progress bar that never shows (huggingface_hub's ``tqdm_class``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("name", None)  # huggingface_hub's own bars take a group name
+        super().__init__(*args, **{**kwargs, "disable": True})
 
 
 def fetch(weights: Weights, *, cache_dir: str | Path | None = None, progress: bool = True) -> Path:
@@ -311,21 +303,30 @@ def _repo_cache_dir(path: Path) -> Path:
     return path.parent
 
 
+def split_revision(repo: str) -> tuple[str, str | None]:
+    """``ORG/REPO@REVISION`` (timm's ``hf-hub:`` form) -> ``(ORG/REPO, REVISION)``."""
+    name, _, revision = repo.partition("@")
+    return name, revision or None
+
+
 def download_repo_file(
     repo: str, filename: str = HUB_FILENAME, *, cache_dir: str | Path | None = None
 ) -> Path:
-    """``filename`` of a Hub repo that cifarnets does not list (a user's own upload),
-    through huggingface_hub's cache. Unreachable: :class:`WeightsUnreachableError`; no
-    such repo or file: :class:`WeightsUnavailableError`; both say what to do."""
+    """``filename`` of a Hub repo that cifarnets does not list (a user's own upload;
+    ``ORG/REPO@REVISION`` pins a revision), through huggingface_hub's cache. Unreachable:
+    :class:`WeightsUnreachableError`; no such repo or file:
+    :class:`WeightsUnavailableError`; both say what to do."""
     from huggingface_hub import hf_hub_download
 
+    name, revision = split_revision(repo)
     try:
         return Path(
             hub_call(
                 f"{repo}/{filename}",
                 lambda: hf_hub_download(
-                    repo,
+                    name,
                     filename,
+                    revision=revision,
                     cache_dir=cache_dir,
                     library_name="cifarnets",
                     library_version=__version__,
@@ -349,16 +350,23 @@ def cached_repo_file(repo: str, filename: str) -> Path | None:
     """``filename`` of a Hub repo if huggingface_hub's cache has it (no network)."""
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(repo, filename)
+    name, revision = split_revision(repo)
+    try:
+        cached = try_to_load_from_cache(name, filename, revision=revision)
+    except ValueError:  # not a repo id the Hub would take: nothing cached under it
+        return None
     return Path(cached) if isinstance(cached, str) else None
 
 
 def download_url(url: str, *, cache_dir: str | Path | None = None) -> Path:
     """A weights file named by its URL (timm's ``url=``), downloaded once into
-    ``cache_dir`` (default ``~/.cache/cifarnets/downloads``) and reused from there; an
-    unreachable URL fails within one timeout, with the fix."""
+    ``cache_dir`` (default ``~/.cache/cifarnets/downloads``) under a folder of its own
+    per URL, and reused from there; an unreachable URL fails within one timeout, with
+    the fix."""
     name = Path(urllib.parse.urlparse(url).path).name or "model.safetensors"
-    folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "cifarnets" / "downloads"
+    root = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "cifarnets" / "downloads"
+    # Two URLs may end in the same file name (model.safetensors): one folder per URL.
+    folder = root / hashlib.sha256(url.encode()).hexdigest()[:16]
     path = folder / name
     if path.is_file():
         return path

@@ -140,10 +140,11 @@ def _builder(arch: str) -> Callable[..., CifarResNet]:
 
     builder.__name__ = builder.__qualname__ = arch
     builder.__module__ = __name__
-    builder.__doc__ = (
-        f"{info.summary}\n\n    Keyword arguments: see cifarnets.models "
-        f"(pretrained, weights, num_classes, progress, cache_dir).\n    "
-    )
+    arguments = "pretrained, weights, num_classes, progress, cache_dir"
+    if info.family == "paper" and info.shortcut is not None:
+        arguments += ', shortcut ("B": 1x1 projections, random init only)'
+    builder.__doc__ = f"{info.summary}\n\nKeyword arguments ({arguments}): see cifarnets.models."
+
     return builder
 
 
@@ -169,7 +170,7 @@ if _missing:
     raise RuntimeError(f"registry entries without a builder line in {__file__}: {_missing}")
 BUILDERS: dict[str, Callable[..., CifarResNet]] = {name: globals()[name] for name in list_models()}
 
-__all__ = ["BUILDERS", "build", "get_model", *BUILDERS]
+__all__ = ["get_model", *BUILDERS]
 
 
 def get_model(name: str, **kwargs) -> CifarResNet:

@@ -297,6 +297,11 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
         if num_classes:
             nn.init.kaiming_normal_(self.fc.weight)
+        # The description follows the head; class names only while they still fit it.
+        cfg = {**self.pretrained_cfg, "num_classes": num_classes}
+        if len(cfg.get("label_names") or ()) != num_classes:
+            cfg.pop("label_names", None)
+        self.pretrained_cfg = cfg
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -44,6 +44,8 @@ from .errors import (
     HubRefusedError,
     HubUnreachableError,
     PublishError,
+    PublishUnreachableError,
+    WeightsUnreachableError,
 )
 from .evaluate import evaluate
 from .hub import fetch, hub_call, sha256_of
@@ -54,8 +56,10 @@ from .training.results import RunResult, read_result
 from .weights import (
     HUB_FILENAME,
     MANIFEST,
+    RESERVED_TAGS,
     Weights,
     get_weights,
+    is_private_dir,
     list_weights,
     pretrained_cfg_for,
     pretrained_dir,
@@ -117,10 +121,11 @@ def _check_names(arch: str, tag: str, org: str) -> str:
     """Before any slow work: the tag names one file and the Hub repo id is one the Hub
     accepts (else `publish hub` would fail after the weight is published). Returns the
     repo id."""
-    if not _TAG.fullmatch(tag):
+    if not _TAG.fullmatch(tag) or tag.lower() in RESERVED_TAGS:
         raise PublishError(
             f"invalid tag {tag!r}: use letters, digits, _ and - (data set + "
-            f"recipe + version, e.g. cifar10_v1); nothing was changed"
+            f"recipe + version, e.g. cifar10_v1), not one of {sorted(RESERVED_TAGS)}; "
+            f"nothing was changed"
         )
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
@@ -477,33 +482,42 @@ def _install(
     defaults = {a: dict(d) for a, d in defaults.items()}
     _set_default(defaults, table, weights, make_default)
     write_manifest(folder, table, defaults)
-    sync_package(folder)  # a new DEFAULT may let a pinned one leave the package
+
+
+def _publish_error(cause: CifarnetsError) -> type[PublishError]:
+    """The PublishError that fits a failure: the network missing (exit 3) or not."""
+    unreachable = isinstance(cause, (HubUnreachableError, WeightsUnreachableError))
+    return PublishUnreachableError if unreachable else PublishError
 
 
 def sync_package(folder: Path) -> tuple[list[str], list[str]]:
     """Make the folder's weight files what the package ships (``ships_in_package``): a
-    pinned weight that no longer ships leaves (the Hub serves it, at its pinned
-    commit), one that ships but is missing is fetched from the Hub and verified.
-    Returns ``(removed, added)`` names; each is printed."""
+    pinned weight that no longer ships leaves once the Hub is seen to serve its bytes
+    to anyone (an anonymous download, sha256-checked; else it stays, with a note), and
+    one that ships but is missing is fetched from the Hub and verified. Returns
+    ``(removed, added)`` names; each is printed."""
     table, defaults = read_folder(folder)
     removed, added = [], []
     for weights in table.values():
         path = folder / weights.filename
-        ships = ships_in_package(
-            weights, is_default=defaults.get(weights.arch, {}).get(weights.dataset) == weights.tag
-        )
+        is_default = defaults.get(weights.arch, {}).get(weights.dataset) == weights.tag
+        ships = ships_in_package(weights, is_default=is_default)
         if not ships and path.is_file():
+            problem = _hub_does_not_serve(weights)
+            if problem:
+                print(f"{weights.name} stays in the package: {problem}")
+                continue
             path.unlink()
             removed.append(weights.name)
             print(
                 f"{weights.name} leaves the package: the Hub serves it "
-                f"({weights.hub_repo}@{weights.hub_revision[:12]})"
+                f"({weights.hub_repo}@{weights.hub_revision[:12]}, checked)"
             )
         elif ships and not path.is_file():
             try:
                 source = fetch(weights)
             except CifarnetsError as err:
-                raise PublishError(
+                raise _publish_error(err)(
                     f"{weights.name} ships in the package but is not in "
                     f"{folder}, and fetching it failed: {err}"
                 ) from err
@@ -511,6 +525,34 @@ def sync_package(folder: Path) -> tuple[list[str], list[str]]:
             added.append(weights.name)
             print(f"{weights.name} joins the package (fetched from {weights.hub_repo})")
     return removed, added
+
+
+def _hub_does_not_serve(weights: Weights) -> str | None:
+    """Why the Hub cannot stand in for the packaged file (None: it can): it is
+    downloaded without a token into a scratch cache, as a user would, and checked."""
+    import tempfile
+
+    from huggingface_hub import constants, hf_hub_download
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set, so the Hub's copy could not be checked"
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            path = hub_call(
+                "anonymous download",
+                lambda: hf_hub_download(
+                    weights.hub_repo,
+                    HUB_FILENAME,
+                    revision=weights.hub_revision,
+                    cache_dir=scratch,
+                    token=False,
+                ),
+            )
+        except CifarnetsError as err:
+            return f"the Hub does not serve it to anyone ({err})"
+        if sha256_of(path) != weights.sha256:
+            return "the Hub's file is not the published one (sha256 differs)"
+    return None
 
 
 # -- package -> Hub -------------------------------------------------------------------
@@ -764,7 +806,7 @@ def write_hub_repo(weights: Weights, out_dir: Path) -> Path:
     try:  # the packaged copy, or (a weight only the Hub serves) the Hub's, verified
         source = fetch(weights)
     except CifarnetsError as err:
-        raise PublishError(
+        raise _publish_error(err)(
             f"cannot get the file of {weights.name} ({err}); publish it again "
             f"with `cifarnets publish add`"
         ) from err
@@ -804,7 +846,7 @@ def upload_hub_repo(weights: Weights, folder: Path) -> str:
             f"login)"
         ) from err
     except HubUnreachableError as err:
-        raise PublishError(
+        raise PublishUnreachableError(
             f"cannot upload {weights.name}: {err}; nothing was pinned. Fix: "
             f"connect and run the same command again"
         ) from err
@@ -884,6 +926,12 @@ def build_parser(prog: str = "cifarnets publish") -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="where to write the repo folders")
     p.add_argument(
+        "--prune",
+        action="store_true",
+        help="also in a private weights folder (--folder, CIFARNETS_PRETRAINED_DIR): let "
+        "the files the Hub now serves leave it, as the package's own do",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="write the folders and show what would be uploaded; no network",
@@ -938,8 +986,8 @@ def _run(args: argparse.Namespace) -> int:
             )
             return 0
         return _hub(args)
-    except DataError as err:
-        raise PublishError(f"{err} (nothing was published)") from err
+    except DataError as err:  # its own type (and exit status), saying what was not done
+        raise type(err)(f"{err} (nothing was published)") from err
 
 
 def _hub(args: argparse.Namespace) -> int:
@@ -966,6 +1014,6 @@ def _hub(args: argparse.Namespace) -> int:
         revision = upload_hub_repo(weights, folder)
         pin_revision(weights, revision)
         print(f"uploaded {weights.name} to {weights.hub_repo}@{revision}; pinned in the manifest")
-    if not args.dry_run:
+    if not args.dry_run and (args.prune or not is_private_dir()):
         sync_package(pretrained_dir())  # what the Hub now serves may leave the package
     return 0

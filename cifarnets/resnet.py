@@ -5,8 +5,9 @@ The code lives in ``cifarnets.nets`` (the modules, torch only) and ``cifarnets.m
 CifarResNet, resnet56`` working.
 """
 
-from .models import *  # noqa: F403
-from .models import __all__ as _models_all
+from .models import *  # noqa: F403  (the builders)
+from .models import BUILDERS
 from .nets import BasicBlock, Bottleneck, CifarResNet, ZeroPadShortcut
 
-__all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ZeroPadShortcut", *_models_all]
+# As before the split: the modules and one builder per net.
+__all__ = ["BasicBlock", "Bottleneck", "CifarResNet", "ZeroPadShortcut", *BUILDERS]

@@ -17,6 +17,7 @@ import enum
 import fnmatch
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -27,14 +28,25 @@ from typing import Any
 from ._registry import TIMM_PREFIX, model_info
 from ._registry import list_models as registry_models
 from .datasets import CATEGORIES, DATASETS, dataset_for
-from .errors import UnknownWeightsError, WeightsError
+from .errors import (  # the weights errors, importable from here as before
+    UnknownWeightsError,
+    WeightsError,
+    WeightsIntegrityError,
+    WeightsUnavailableError,
+    WeightsUnreachableError,
+)
 
 __all__ = [
     "HUB_FILENAME",
     "MANIFEST",
+    "UnknownWeightsError",
     "Weights",
     "WeightsEnum",
+    "WeightsError",
+    "WeightsIntegrityError",
     "WeightsTransforms",
+    "WeightsUnavailableError",
+    "WeightsUnreachableError",
     "default_weights",
     "get_model_weights",
     "get_weight",
@@ -298,29 +310,55 @@ def weights_enum_name(arch: str) -> str:
     return arch.replace("resnet", "ResNet").replace("plain", "Plain") + "_Weights"
 
 
-_ENUMS: dict[tuple[str, int], tuple[object, type[WeightsEnum]]] = {}
+# One enum class per net and manifest read, so that members compare with `is`; the table
+# is kept with them (its id stays its own), and a new read replaces them all.
+_ENUMS: dict[str, type[WeightsEnum]] = {}
+_ENUMS_TABLE: list[object] = [None]
+_ENUMS_LOCK = threading.Lock()
+
+# Names an enum member cannot have (Python's enum refuses "mro"), and names with a
+# meaning of their own: publish refuses them as tags, and the enum leaves them out.
+RESERVED_TAGS = frozenset({"mro", "default", "random"})
 
 
 def get_model_weights(arch: str) -> type[WeightsEnum]:
     """The published weights of the net ``arch`` as torchvision's ``get_model_weights``
-    gives them: an enum class (see :class:`WeightsEnum`). A net without weights gives an
-    empty one (no ``DEFAULT``)."""
+    gives them: an enum class (see :class:`WeightsEnum`), also importable as
+    ``cifarnets.weights.ResNet56_Weights``. A net without weights gives an empty one (no
+    ``DEFAULT``)."""
     model_info(arch)  # UnknownModelError for a wrong name
-    table, defaults = _manifest()
-    key = (arch, id(table))  # one class per manifest read: members compare with `is`
-    if key not in _ENUMS:
-        default = default_weights(arch)
-        ordered = sorted(
-            (w for w in table.values() if w.arch == arch), key=lambda w: w != default
-        )  # the DEFAULT first, then by name
-        members: dict[str, Weights] = {w.tag: w for w in ordered}
-        for tag, w in list(members.items()):  # aliases: the same member
-            members.setdefault(tag.upper(), w)
-        if default is not None:
-            members["DEFAULT"] = default
-        cls = WeightsEnum(weights_enum_name(arch), members, module=__name__)
-        _ENUMS[key] = (table, cls)  # the table kept alive: its id stays its own
-    return _ENUMS[key][1]
+    table, _ = _manifest()
+    with _ENUMS_LOCK:
+        if _ENUMS_TABLE[0] is not table:
+            _ENUMS.clear()
+            _ENUMS_TABLE[0] = table
+        if arch not in _ENUMS:
+            _ENUMS[arch] = _make_enum(arch, table)
+        return _ENUMS[arch]
+
+
+def _make_enum(arch: str, table: Mapping[str, Weights]) -> type[WeightsEnum]:
+    default = default_weights(arch)
+    ordered = sorted(
+        (w for w in table.values() if w.arch == arch and w.tag.lower() not in RESERVED_TAGS),
+        key=lambda w: w != default,
+    )  # the DEFAULT first, then by name
+    members: dict[str, Weights] = {w.tag: w for w in ordered}
+    for tag, w in list(members.items()):  # aliases: the same member
+        members.setdefault(tag.upper(), w)
+    if default is not None:
+        members["DEFAULT"] = default
+    name = weights_enum_name(arch)
+    return WeightsEnum(name, members, module=__name__, qualname=name)
+
+
+def __getattr__(name: str) -> type[WeightsEnum]:
+    # cifarnets.weights.ResNet56_Weights, as torchvision has them (pickling the class
+    # finds it here too).
+    by_enum_name = {weights_enum_name(a): a for a in registry_models()}
+    if name in by_enum_name:
+        return get_model_weights(by_enum_name[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_weights(arch: str, dataset: str = "cifar10") -> Weights | None:
@@ -405,7 +443,13 @@ def get_weights(
     return found
 
 
-get_weight = get_weights  # torchvision's name (torchvision.models.get_weight)
+def get_weight(name: str) -> WeightsEnum:
+    """torchvision's ``get_weight``: the enum member a full name denotes
+    (``"ResNet56_Weights.DEFAULT"``, ``"resnet56.cifar10_v1"``...); it has the
+    :class:`Weights`' attributes, and ``.value`` is the :class:`Weights`."""
+    weights = get_weights(name)
+    members = get_model_weights(weights.arch)
+    return next(m for m in members if m.value == weights)
 
 
 def _split_name(spec: str, arch: str | None) -> tuple[str | None, str]:
@@ -452,6 +496,13 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
     return names
 
 
+def _label_names(weights: Weights | None, dataset: str, num_classes: int) -> tuple | None:
+    """The class names of a head, when they are known and the head is that size."""
+    names = tuple(weights.categories) if weights and weights.categories else None
+    names = names or CATEGORIES.get(dataset)
+    return names if names and len(names) == num_classes else None
+
+
 def pretrained_cfg_for(
     arch: str | None, weights: Weights | None, num_classes: int | None = None
 ) -> dict[str, Any]:
@@ -474,9 +525,5 @@ def pretrained_cfg_for(
         "classifier": "fc",
         "license": weights.license if weights else None,
         # timm 1.x reads the class names here (its ImageNetInfo-style label look-ups).
-        "label_names": (
-            tuple(weights.categories)
-            if weights and weights.categories
-            else CATEGORIES.get(dataset.name)
-        ),
+        "label_names": _label_names(weights, dataset.name, num_classes),
     }

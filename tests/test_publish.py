@@ -366,7 +366,8 @@ def test_publish_hub_with_an_invalid_repo_id_says_how_to_fix_it(
 def test_publish_hub_with_the_hub_down_is_a_clear_error(weights_dir, fake_hub, tmp_path, capsys):
     make_weights()
     fake_hub.stop()
-    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 2
+    # 3: the machine lacks the network (PublishUnreachableError), as for every command.
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 3
     err = capsys.readouterr().err
     assert "cannot upload resnet20.test_v1: cannot reach http://127.0.0.1" in err
     assert "nothing was pinned. Fix: connect" in err
@@ -390,7 +391,11 @@ def test_what_the_hub_serves_leaves_the_package_and_loads_from_the_hub(
         "resnet20.cifar10_v0.safetensors",
         "resnet83.cifar10_v1.safetensors",
     }  # nothing on the Hub yet: all of it ships
+    # A private weights folder keeps its files unless asked (--prune): the rule is the
+    # package's own.
     assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub")]) == 0
+    assert len(list(weights_dir.glob("*.safetensors"))) == 3
+    assert cli_main(["publish", "hub", "--out", str(tmp_path / "hub"), "--prune"]) == 0
     out = capsys.readouterr().out
     assert "resnet20.cifar10_v0 leaves the package" in out
     assert "resnet83.cifar10_v1 leaves the package" in out
@@ -432,3 +437,25 @@ def test_a_new_default_lets_the_pinned_one_go_and_a_pinned_default_comes_back(
         cifarnets.hub.sha256_of(weights_dir / "resnet20.cifar10_akamaster.safetensors")
         == table["resnet20.cifar10_akamaster"].sha256
     )
+
+
+def test_a_file_the_hub_does_not_serve_never_leaves_the_package(
+    weights_dir, fake_hub, capsys, monkeypatch
+):
+    from huggingface_hub import constants
+
+    own, _ = make_weights("resnet20", tag="cifar10_v1")
+    other, _ = make_weights("resnet20", tag="cifar10_v0", default=False, seed=1)
+    table, defaults = publish.read_folder(weights_dir)
+    # Pinned in the manifest, but the Hub has no such repo (a hand edit, a private repo).
+    pinned = cifarnets.Weights.from_dict({**other.to_dict(), "hub_revision": "0" * 40})
+    publish.write_manifest(weights_dir, {**table, other.name: pinned}, defaults)
+    assert publish.sync_package(weights_dir) == ([], [])
+    assert "resnet20.cifar10_v0 stays in the package: the Hub does not serve it" in (
+        capsys.readouterr().out
+    )
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert publish.sync_package(weights_dir) == ([], [])
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().out
+    assert (weights_dir / other.filename).is_file()
+    assert cifarnets.resnet20(weights="cifar10_v0").pretrained_weights == pinned

@@ -361,3 +361,70 @@ def _serve(tmp_path, path) -> str:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}/{path.name}"
+
+
+def test_overlay_state_dict_and_timms_order(tmp_path):
+    torch.manual_seed(13)
+    theirs = cifarnets.resnet20().eval()
+    model = timm.create_model(
+        "cifar_resnet20",
+        pretrained=True,
+        pretrained_cfg_overlay={"state_dict": theirs.state_dict()},
+    )
+    assert _same_net(model, theirs) and "state_dict" not in model.pretrained_cfg
+    # timm's order: a state_dict before a file, a file before a url.
+    path = tmp_path / "other.safetensors"
+    from cifarnets._safetensors import canonical_bytes
+
+    torch.manual_seed(14)
+    other = cifarnets.resnet20().eval()
+    path.write_bytes(canonical_bytes(other.state_dict(), {"arch": "resnet20"}))
+    model = timm.create_model(
+        "cifar_resnet20",
+        pretrained=True,
+        pretrained_cfg_overlay={"file": str(path), "url": "http://127.0.0.1:9/never.safetensors"},
+    )
+    assert _same_net(model, other)
+
+
+def test_overlay_file_takes_its_head_from_the_file(tmp_path):
+    from cifarnets._safetensors import canonical_bytes
+
+    torch.manual_seed(15)
+    theirs = cifarnets.resnet20(num_classes=100).eval()
+    path = tmp_path / "c100.safetensors"
+    path.write_bytes(canonical_bytes(theirs.state_dict(), {"arch": "resnet20"}))
+    model = timm.create_model(
+        "cifar_resnet20", pretrained=True, pretrained_cfg_overlay={"file": str(path)}
+    )
+    assert model.num_classes == 100 and _same_net(model, theirs)
+
+
+def test_two_urls_with_the_same_file_name_are_two_files(tmp_path):
+    from cifarnets._safetensors import canonical_bytes
+
+    nets = []
+    for i, folder in enumerate(("a", "b")):
+        torch.manual_seed(20 + i)
+        net = cifarnets.resnet20().eval()
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "model.safetensors").write_bytes(
+            canonical_bytes(net.state_dict(), {"arch": "resnet20"})
+        )
+        nets.append(net)
+    for net, folder in zip(nets, ("a", "b"), strict=True):
+        url = _serve(tmp_path / folder, tmp_path / folder / "model.safetensors")
+        model = timm.create_model(
+            "cifar_resnet20",
+            pretrained=True,
+            pretrained_cfg_overlay={"url": url},
+            cache_dir=tmp_path / "cache",
+        )
+        assert _same_net(model, net)
+
+
+def test_hf_hub_door_with_a_revision(weights_dir, fake_hub, tmp_path):
+    folder, theirs = _published_folder(tmp_path, weights_dir)
+    fake_hub.add_commit("someone/c100-resnet20", {p.name: p.read_bytes() for p in folder.iterdir()})
+    model = timm.create_model("hf-hub:someone/c100-resnet20@main", pretrained=True)
+    assert model.num_classes == 100 and _same_net(model, theirs)

@@ -162,13 +162,37 @@ def test_weights_by_torchvisions_names(weights_dir):
         "resnet20.cifar10_v1",
     ):
         assert cifarnets.get_weights(name) == own, name
-        assert cifarnets.get_weight(name) == own  # torchvision's spelling
+        # torchvision's get_weight gives the enum member, whose value is the Weights.
+        assert cifarnets.get_weight(name) is cifarnets.get_model_weights("resnet20").DEFAULT
     assert cifarnets.get_weights("ResNet20_Weights.CIFAR10_V0") == other
     assert cifarnets.resnet20(weights="ResNet20_Weights.DEFAULT").pretrained_weights == own
     with pytest.raises(UnknownWeightsError, match="are for resnet20, not resnet32"):
         cifarnets.resnet32(weights="ResNet20_Weights.DEFAULT")
     with pytest.raises(UnknownWeightsError, match="no pretrained weights are published for pl"):
         cifarnets.get_weights("Plain20_Weights.DEFAULT")
+
+
+def test_the_enum_class_pickles_and_reserved_tags_never_break_it(weights_dir):
+    import pickle
+
+    from cifarnets import publish
+    from cifarnets.weights import RESERVED_TAGS
+
+    own, _ = make_weights(tag="cifar10_v1")
+    enum_class = cifarnets.get_model_weights("resnet20")
+    assert pickle.loads(pickle.dumps(enum_class)) is enum_class
+    from cifarnets.weights import ResNet20_Weights  # torchvision's import form
+
+    assert ResNet20_Weights is enum_class
+    # A tag Python's enum refuses ("mro") in a hand-written manifest leaves the net's
+    # other weights usable; publishing refuses such tags outright.
+    table, defaults = publish.read_folder(weights_dir)
+    odd = cifarnets.Weights.from_dict({**own.to_dict(), "tag": "mro"})
+    publish.write_manifest(weights_dir, {**table, odd.name: odd}, defaults)
+    assert [m.value.tag for m in cifarnets.get_model_weights("resnet20")] == ["cifar10_v1"]
+    for tag in sorted(RESERVED_TAGS):
+        with pytest.raises(cifarnets.PublishError, match="not one of"):
+            publish._check_names("resnet20", tag, "cifarnets")
 
 
 def test_list_models_pretrained_lists_only_nets_with_weights(weights_dir):
@@ -184,21 +208,28 @@ def test_progress_false_turns_the_download_bar_off_for_that_download(
     weights_dir, fake_hub, monkeypatch
 ):
     import huggingface_hub
-    from huggingface_hub.utils import are_progress_bars_disabled
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
 
     make_weights(tag="test_v1", hub=fake_hub, package_copy=False)
     seen = []
     real = huggingface_hub.hf_hub_download
 
     def spy(*args, **kwargs):
-        seen.append(are_progress_bars_disabled())
+        seen.append(kwargs.get("tqdm_class"))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
-    cifarnets.resnet20(weights="test_v1", progress=False)
-    assert seen == [True] and not are_progress_bars_disabled()  # restored afterwards
-    cifarnets.resnet20(weights="test_v1", cache_dir=None)  # cached now; bars on by default
-    assert seen[-1] is False
+    disable_progress_bars("huggingface_hub.lfs_upload")  # the user's own setting
+    try:
+        cifarnets.resnet20(weights="test_v1", progress=False)
+        (quiet,) = seen
+        assert quiet is not None and quiet(total=3).disable  # this download's bar only
+        assert are_progress_bars_disabled("huggingface_hub.lfs_upload")  # left as it was
+        assert not are_progress_bars_disabled()
+    finally:
+        huggingface_hub.utils.enable_progress_bars()
+    cifarnets.resnet20(weights="test_v1")  # bars as huggingface_hub decides by default
+    assert seen[-1] is None
 
 
 def test_torch_hub_load_takes_torchvisions_arguments():
@@ -210,7 +241,7 @@ def test_torch_hub_load_takes_torchvisions_arguments():
     weight = torch.hub.load(
         str(REPO), "get_weight", "ResNet20_Weights.DEFAULT", source="local", trust_repo=True
     )
-    assert weight == model.pretrained_weights
+    assert weight.value == model.pretrained_weights
     enum = torch.hub.load(
         str(REPO), "get_model_weights", "resnet56", source="local", trust_repo=True
     )
