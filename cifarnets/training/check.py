@@ -41,8 +41,11 @@ from float64.
 A check costs about 6 of the net's steps (3 with the executor, 3 eager; and a float64
 step for each second opinion), once per chunk and per new capture: resnet20 on one
 thread of the machine above, 1.7-3.5 s in fp32 and 0.2-1.7 s in bf16 at a chunk's
-start, 1-2 % of an epoch. The executor's compilation or capture is the one that then
-trains, not an extra one.
+start, 1-2 % of an epoch, beyond the executor's own compilation or capture, which
+its first checked step pays (tens of seconds for inductor with a cold cache; the
+compiled step is the one that then trains, not an extra one). A check passes a step
+within its tolerance of eager's: a step off by less than that (an lr 1.05x the
+recipe's measures 0.05) is not caught; one off by more is.
 
 An executor that disagrees or raises fails its check. Under ``executor="auto"`` (and
 for a runtime's ``executor_fallbacks``) the run then goes on with the next executor

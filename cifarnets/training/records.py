@@ -53,7 +53,8 @@ class ChunkRecord:
     fallback); ``executor_asked`` what the runtime asked for ("auto" or a name; None in
     records written before it was recorded); ``fallbacks`` each executor dropped on the
     way, in order; ``check_s`` the seconds spent checking executors against the eager
-    step.
+    step (including the executor's own compilation or capture, which its first
+    checked step pays).
     """
 
     index: int
