@@ -189,8 +189,10 @@ def error_axis_top(final_errors: list[float]) -> float:
 
 
 def plot_curves(results: list[RunResult], out_dir: Path) -> list[Path]:
-    """Figure 5 (training loss) and Figure 6 (test error) per epoch; ResNets left, plain
-    nets right; one line per net (the mean over its seeds)."""
+    """Figure 5 (training loss, the lab report's layout: ResNets left, plain nets right)
+    and Figure 6 (error, He et al. 2015 Fig. 6's layout: plain nets left, ResNets right,
+    training error dashed and test error solid, in one colour per net), per epoch; one
+    curve per net (the mean over its seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,45 +209,71 @@ def plot_curves(results: list[RunResult], out_dir: Path) -> list[Path]:
             if n
         ]
         label = r.model + (f" ({', '.join(notes)})" if notes else "")
-        for key in ("train_loss", "test_error"):
+        for key in ("train_loss", "train_error", "test_error"):
             curves[label][key].append([h[key] for h in r.history])
 
-    error_top = error_axis_top(
-        [statistics.mean(v[-1] for v in c["test_error"]) for c in curves.values()]
-    )
+    def mean_curve(label: str, key: str) -> list[float]:
+        values = curves[label][key]
+        length = min(len(v) for v in values)
+        return [statistics.mean(v[i] for v in values) for i in range(length)]
+
+    error_top = error_axis_top([mean_curve(label, "test_error")[-1] for label in curves])
+    colours = {label: f"C{i}" for i, label in enumerate(curves)}
 
     paths = []
-    for key, title, filename in [
-        ("train_loss", "Training loss", "fig5_train_loss.png"),
-        ("test_error", "Test error (%)", "fig6_test_error.png"),
-    ]:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-        for ax, kind in zip(axes, ("resnet", "plain"), strict=True):
-            for label, values in curves.items():
-                if not label.startswith(kind):
-                    continue
-                length = min(len(v) for v in values[key])
-                mean = [statistics.mean(v[i] for v in values[key]) for i in range(length)]
-                off_scale = key == "test_error" and mean[-1] > error_top
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, kind in zip(axes, ("resnet", "plain"), strict=True):
+        for label in curves:
+            if label.startswith(kind):
+                loss = mean_curve(label, "train_loss")
                 ax.plot(
-                    range(1, length + 1),
-                    mean,
-                    linewidth=1.2,
-                    label=f"{label} (off scale: {mean[-1]:.1f} %)" if off_scale else label,
+                    range(1, len(loss) + 1), loss, color=colours[label], linewidth=1.2, label=label
                 )
-            ax.set_title(f"{'ResNets' if kind == 'resnet' else 'Plain nets'}: {title.lower()}")
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            if ax.lines:
-                ax.legend()
-        axes[0].set_ylabel(title)
-        if key == "train_loss":
-            axes[0].set_yscale("log")
-        else:
-            axes[0].set_ylim(0, error_top)
-        fig.tight_layout()
-        path = out_dir / filename
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        ax.set_title(f"{'ResNets' if kind == 'resnet' else 'Plain nets'}: training loss")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    axes[0].set_ylabel("Training loss")
+    axes[0].set_yscale("log")
+    paths.append(_save(fig, out_dir / "fig5_train_loss.png"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, kind in zip(axes, ("plain", "resnet"), strict=True):
+        for label in curves:
+            if not label.startswith(kind):
+                continue
+            test = mean_curve(label, "test_error")
+            train = mean_curve(label, "train_error")
+            off_scale = test[-1] > error_top
+            ax.plot(
+                range(1, len(train) + 1), train, color=colours[label], linewidth=0.8, linestyle="--"
+            )
+            ax.plot(
+                range(1, len(test) + 1),
+                test,
+                color=colours[label],
+                linewidth=1.6,
+                label=f"{label} (off scale: {test[-1]:.1f} %)" if off_scale else label,
+            )
+        ax.set_title(
+            f"{'Plain nets' if kind == 'plain' else 'ResNets'}: error "
+            f"(dashed: training, solid: test)"
+        )
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    axes[0].set_ylabel("Error (%)")
+    axes[0].set_ylim(0, error_top)
+    paths.append(_save(fig, out_dir / "fig6_test_error.png"))
     return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
