@@ -20,7 +20,13 @@ def summary(
 ) -> RunResult:
     recipe = RECIPES["report"].with_changes(**changes)
     history = [
-        {"epoch": e + 1, "train_loss": 2.0, "test_error": error, "elapsed_s": 1.0}
+        {
+            "epoch": e + 1,
+            "train_loss": 2.0,
+            "train_error": error and error / 2,
+            "test_error": error,
+            "elapsed_s": 1.0,
+        }
         for e in range(recipe.epochs)
     ]
     return RunResult(
@@ -92,6 +98,34 @@ def test_table_names_report_rows_and_verdicts():
     assert "| resnet164 | ResNet-110 | 5.50 | 0 | 5.68 | 5.93 | <= 5.93 (+0.4) | pass |" in table
     assert "| plain164 | vanilla CNN 110 | 90.00 | 0 | 90.00 | - | - | reported |" in table
     assert "- shortcuts help, plain164 worse than resnet164: yes" in table
+
+
+def test_figure6_has_the_papers_layout(tmp_path, monkeypatch):
+    """He et al.'s Fig. 6: plain nets left, ResNets right; per net, training error
+    dashed and test error solid, in one colour."""
+    pytest.importorskip("matplotlib")
+    from cifarnets import report
+
+    figures = {}
+
+    def keep(fig, path):
+        figures[path.name] = fig
+        return path
+
+    monkeypatch.setattr(report, "_save", keep)
+    results = [summary("resnet20", 8.6), summary("plain20", 9.3), summary("plain56", 13.0)]
+    report.plot_curves(results, tmp_path)
+    left, right = figures["fig6_test_error.png"].axes
+    assert left.get_title().startswith("Plain nets") and right.get_title().startswith("ResNets")
+    assert [line.get_label() for line in left.lines if line.get_linestyle() == "-"] == [
+        "plain20",
+        "plain56",
+    ]
+    styles = [(line.get_linestyle(), line.get_color()) for line in left.lines]
+    assert styles[0][0] == "--" and styles[1][0] == "-" and styles[0][1] == styles[1][1]
+    assert left.get_ylim() == (0.0, 20.0)  # the paper's axis
+    loss_left, _ = figures["fig5_train_loss.png"].axes
+    assert loss_left.get_title().startswith("ResNets")  # Figure 5: the lab report's layout
 
 
 def test_figure6_axis_is_the_papers_and_grows_only_for_nets_that_learned():
