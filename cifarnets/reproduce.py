@@ -335,6 +335,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             results = run_shard(specs, args, runtime, command)
     except (CifarnetsError, ValueError) as err:
         return _exit.report(err)
+    except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: abort now, not a crash
+        print(
+            "aborted: the epoch in progress is lost; each run keeps its last checkpoint "
+            f"(a resume reads only that). Continue with:\n  {continue_with}",
+            file=sys.stderr,
+        )
+        return _exit.UNFINISHED
 
     unfinished = [r for r in results if r.status == "running"]
     if unfinished or (not args.report_only and len(results) < len(specs)):

@@ -224,6 +224,45 @@ def test_sigterm_stops_at_an_epoch_boundary_and_the_run_continues(cifar10_root, 
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
+def test_a_second_signal_aborts_with_one_line_and_the_checkpoint_stands(cifar10_root, tmp_path):
+    """The first SIGTERM asks for the epoch's end; a second aborts at once: exit 4 (the
+    same command continues), no traceback, and the last checkpoint still resumes."""
+    argv = [
+        sys.executable, "-m", "cifarnets", "train", "--models", "resnet20",
+        "--data", str(cifar10_root), "--out", str(tmp_path), "--epochs", "40",
+        "--milestones", "30", "--batch-size", "64", "--train-subset", "256",
+        "--test-subset", "128", "--executor", "eager", "--precision", "fp32",
+        "--checkpoint-every-s", "0",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    folder = None
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        found = list(tmp_path.glob("*/checkpoint.safetensors"))
+        if found:
+            folder = found[0].parent
+            break
+        time.sleep(0.05)
+    assert folder is not None, "no checkpoint was written"
+    time.sleep(2)  # into epoch 2 (~1-30 s), well before its end
+    proc.send_signal(signal.SIGTERM)
+    # Python runs a handler once for signals that arrive during one long C call: send
+    # the second only once the first has been acknowledged.
+    seen = []
+    while not any("stopping at the end of this epoch" in line for line in seen):
+        seen.append(proc.stderr.readline())
+        assert seen[-1], "".join(seen)  # EOF: the process ended without acknowledging
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=120)
+    err = "".join(seen) + rest
+    assert proc.returncode == 4, err[-2000:]
+    assert "aborted: the epoch in progress is lost" in err
+    assert "Traceback" not in err
+    spec = RunSpec.from_dict(json.loads((folder / "run.json").read_text()))
+    state = RunFolder(tmp_path, spec).load_checkpoint()
+    assert state is not None and state["progress"]["epoch"] >= 1
+
+
 def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp_path):
     spec = tiny(recipe=TINY.with_changes(epochs=50))
     # 3 s: a few 1-s epochs

@@ -95,8 +95,7 @@ class _StopRequest:
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def handler(signum, frame):
-            if self.reason is not None:  # the second time: stop now
-                signal.signal(signum, previous[signum])
+            if self.reason is not None:  # the second time: stop now (the CLI says so)
                 raise KeyboardInterrupt
             self.reason = signal.Signals(signum).name
             tqdm.write(
@@ -317,10 +316,12 @@ def _train(
             if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
                 stop_reason = f"stop_after_epochs={stop_after_epochs}"
                 break
-    for run, folder in active:
-        run.chunks[-1].stopped = stop_reason
-        save(run, folder)
-        results[run.spec.name] = _result(run, command)
+        # Still under the stop handler: a second signal during this last save aborts
+        # with the CLI's one line instead of killing the process (SIGTERM's default).
+        for run, folder in active:
+            run.chunks[-1].stopped = stop_reason
+            save(run, folder)
+            results[run.spec.name] = _result(run, command)
     if active:
         log(
             f"stopped ({stop_reason}); checkpoints written: "
