@@ -293,7 +293,8 @@ def _train(
                     f"{run.spec.name} epoch {record['epoch']}/{run.recipe.epochs}: "
                     f"lr {record['lr']:g}, train loss {record['train_loss']:.4f}, "
                     f"train error {record['train_error']:.2f} %, test error "
-                    f"{record['test_error']:.2f} % ({record['epoch_time_s']:.1f} s)"
+                    f"{record['test_error']:.2f} % ({record['epoch_time_s']:.1f} s"
+                    f"{time_left(run.history, record['chunk'], run.recipe.epochs - run.epoch)})"
                 )
                 if run.done:
                     save(run, folder)
@@ -329,6 +330,18 @@ def _train(
             + ". The same command continues them (on any machine)."
         )
     return [results[n] for n in names]
+
+
+def time_left(history: Sequence[dict[str, Any]], chunk: int, epochs_left: int) -> str:
+    """ ", ~N h left" at this chunk's median epoch time (a run of 164 epochs on a CPU takes
+    days: the log says how many), or "" when the run is done."""
+    times = sorted(r["epoch_time_s"] for r in history if r["chunk"] == chunk)
+    if epochs_left <= 0 or not times:
+        return ""
+    seconds = times[len(times) // 2] * epochs_left
+    return (
+        f", ~{seconds / 3600:.1f} h left" if seconds >= 3600 else f", ~{seconds / 60:.0f} min left"
+    )
 
 
 def _estimate_round(active: list[tuple[TrainingRun, RunFolder]]) -> float | None:
