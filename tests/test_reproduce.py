@@ -9,7 +9,15 @@ import sys
 import pytest
 from helpers import REPO
 
-from cifarnets.report import error_axis_top, rows_from_results, table1_markdown, verify
+from cifarnets import report
+from cifarnets.report import (
+    error_axis_top,
+    order_checks,
+    published_error,
+    rows_from_results,
+    table1_markdown,
+    verify,
+)
 from cifarnets.training import RECIPES, RunResult, RunSpec
 
 SCRIPT = REPO / "benchmarks" / "reproduce.py"
@@ -77,11 +85,13 @@ def test_verify_fails_divergence_degradation_no_shortcut_gain_and_short_runs():
     )
     no_degradation = rows_from_results([summary("plain20", 9.5), summary("plain56", 9.4)])
     assert verify(no_degradation) == [
-        "degradation not reproduced: plain56 is not worse than plain20"
+        "degradation not reproduced: plain56 is not worse than plain20 "
+        "(plain56 9.40 % vs plain20 9.50 %)"
     ]
     no_shortcut_gain = rows_from_results([summary("resnet20", 8.6), summary("plain20", 8.5)])
     assert verify(no_shortcut_gain) == [
-        "shortcuts did not help: plain20 is not worse than resnet20"
+        "shortcuts did not help: plain20 is not worse than resnet20 "
+        "(plain20 8.50 % vs resnet20 8.60 %)"
     ]
     short = rows_from_results([summary("resnet20", 8.0, epochs=10, milestones=(5,))])
     assert verify(short) == [
@@ -89,6 +99,28 @@ def test_verify_fails_divergence_degradation_no_shortcut_gain_and_short_runs():
         "recipe (recipe " + short[0].recipe + ", or data subsets)"
     ]
     assert verify([]) == ["no runs to verify"]
+
+
+def test_a_net_trained_alone_is_checked_against_its_partners_published_weights(monkeypatch):
+    """plain56 trained here, resnet56 not: the shortcut check uses resnet56's DEFAULT
+    weights' measured error, and says so; a partner with no weights is no check."""
+    resnet56_error, source = published_error("resnet56")
+    assert source.startswith("resnet56: published resnet56.cifar10_")
+    plain20_error, _ = published_error("plain20")
+    worst = max(resnet56_error, plain20_error)
+    ok = rows_from_results([summary("plain56", worst + 1)])
+    checks = {c.better: c for c in order_checks(ok)}  # plain20 is published too
+    assert sorted(checks) == ["plain20", "resnet56"] and all(c.ok for c in checks.values())
+    assert checks["resnet56"].check == "shortcuts help"
+    assert checks["resnet56"].better_error == resnet56_error
+    assert f"({source}, not trained here)" in table1_markdown(ok)
+    failures = verify(rows_from_results([summary("plain56", resnet56_error - 0.5)]))
+    (failure,) = [f for f in failures if f.startswith("shortcuts did not help")]
+    assert failure.startswith("shortcuts did not help: plain56 is not worse than resnet56")
+    assert "not trained here" in failure
+    assert published_error("plain110") is None  # no weights published for it
+    monkeypatch.setattr(report, "published_error", lambda model: None)
+    assert order_checks(ok) == []  # a partner with no weights: no check
 
 
 def test_table_names_report_rows_and_verdicts():
@@ -104,7 +136,6 @@ def test_figure6_has_the_papers_layout(tmp_path, monkeypatch):
     """He et al.'s Fig. 6: plain nets left, ResNets right; per net, training error
     dashed and test error solid, in one colour."""
     pytest.importorskip("matplotlib")
-    from cifarnets import report
 
     figures = {}
 
