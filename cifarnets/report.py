@@ -139,12 +139,16 @@ def published_error(model: str) -> tuple[float, str] | None:
 
 def order_checks(rows: list[Row]) -> list[OrderCheck]:
     """Each pair with at least one net trained here (in ``rows``); the other net, if not
-    trained here, is checked by its published weights' error (the check says so)."""
+    trained here, is checked by its published weights' error (the check says so), but
+    only against a run of the report's full recipe (a short run is not comparable)."""
     trained = {r.model: r.mean for r in rows if r.dataset == "cifar10" and r.mean is not None}
+    full = {r.model for r in rows if r.dataset == "cifar10" and r.full_recipe}
     checks = []
     for check, (pairs, _) in ORDER_CHECKS.items():
         for worse, better in pairs:
             if worse not in trained and better not in trained:
+                continue
+            if not (worse in trained and better in trained) and not {worse, better} & full:
                 continue
             errors, sources = [], []
             for net in (worse, better):
