@@ -146,9 +146,8 @@ def order_checks(rows: list[Row]) -> list[OrderCheck]:
     checks = []
     for check, (pairs, _) in ORDER_CHECKS.items():
         for worse, better in pairs:
-            if worse not in trained and better not in trained:
-                continue
-            if not (worse in trained and better in trained) and not {worse, better} & full:
+            here = {worse, better} & trained.keys()
+            if not here or (len(here) == 1 and not here <= full):
                 continue
             errors, sources = [], []
             for net in (worse, better):

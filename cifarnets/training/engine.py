@@ -14,6 +14,7 @@ import datetime
 import json
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -335,10 +336,10 @@ def _train(
 def time_left(history: Sequence[dict[str, Any]], chunk: int, epochs_left: int) -> str:
     """ ", ~N h left" at this chunk's median epoch time (a run of 164 epochs on a CPU takes
     days: the log says how many), or "" when the run is done."""
-    times = sorted(r["epoch_time_s"] for r in history if r["chunk"] == chunk)
+    times = [r["epoch_time_s"] for r in history if r["chunk"] == chunk]
     if epochs_left <= 0 or not times:
         return ""
-    seconds = times[len(times) // 2] * epochs_left
+    seconds = statistics.median_high(times) * epochs_left
     return (
         f", ~{seconds / 3600:.1f} h left" if seconds >= 3600 else f", ~{seconds / 60:.0f} min left"
     )
