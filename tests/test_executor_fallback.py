@@ -231,15 +231,17 @@ def test_auto_tries_executors_in_the_documented_order(monkeypatch):
 def test_a_failing_executor_falls_back_loudly_and_trains_like_eager(
     broken, cifar10_root, tmp_path, eager_weights, capsys
 ):
-    (result,) = train(
-        tiny(), data_root=cifar10_root, out_dir=tmp_path, runtime=runtime(broken, "eager")
-    )
+    logging = dataclasses.replace(runtime(broken, "eager"), progress=True)
+    (result,) = train(tiny(), data_root=cifar10_root, out_dir=tmp_path, runtime=logging)
     assert result.status == "finished"
     assert_same_weights(
         load_file(str(tmp_path / tiny().name / "weights.safetensors")), eager_weights()
     )  # the failed check left no trace
 
-    (line,) = warnings_in(capsys.readouterr().err)  # one line, once
+    captured = capsys.readouterr()
+    # The chunk's first line states the plan; only the warning says that it happened.
+    assert f"executor {broken} (falls back to eager if its check fails)" in captured.out
+    (line,) = warnings_in(captured.err)  # one line, once
     assert line.startswith(
         f"warning: {tiny().name}: executor '{broken}' failed its check "
         f"against the eager step (fp32, epoch 1): "

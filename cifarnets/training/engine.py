@@ -260,7 +260,12 @@ def _train(
             save(run, folder)
             results[run.spec.name] = _result(run, command)
     if active:
-        fallbacks = "".join(f" -> {e}" for e in runtime.executor_fallbacks)
+        # The plan, not an event: a fallback that happens gets its own warning line.
+        fallbacks = (
+            f" (falls back to {', then '.join(runtime.executor_fallbacks)} if its check fails)"
+            if runtime.executor_fallbacks
+            else ""
+        )
         log(
             f"chunk: {len(active)} run(s) on {env['hardware']}, executor {runtime.executor}"
             f"{fallbacks}, {runtime.precision}"
