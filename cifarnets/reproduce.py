@@ -392,6 +392,9 @@ def _sharded(specs, args, runtime, command, rank, world) -> list[RunResult] | No
         mine = [r.to_dict() for r in run_shard(specs[rank::world], args, runtime, command)]
         gathered: list[list[dict]] | None = [[] for _ in range(world)] if rank == 0 else None
         dist.gather_object(mine, gathered, dst=0)
+        # No rank tears down its gloo transport while rank 0 may still be receiving
+        # from it: a rank that left early aborted rank 1 once in CI (SIGABRT).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
     if rank != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -392,8 +393,10 @@ def test_torchrun_shards_runs_and_gathers_on_rank_0(cifar10_root, tmp_path):
         "--threads",
         "1",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # faulthandler: should a rank abort again, its Python stack is in stderr.
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + "\n" + result.stderr[-6000:]
     results = json.loads((out / "results.json").read_text())
     assert sorted(r["name"] for r in results) == sorted(SMOKE_RUNS)
     # Each rank trained one of the two runs: one summary line per run, not two.
