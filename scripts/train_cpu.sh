@@ -16,6 +16,10 @@
 # Extra arguments for every process go in $TRAIN_ARGS (e.g. "--max-minutes 300").
 # $TRAIN_CORES pins all processes to the listed cores (e.g. "1" keeps core 0 free for
 # interactive work while the runs share core 1); by default each gets its own core.
+# A list of several cores ("0,1", "0-3") gives each process that many threads: for one
+# run left alone on a 2-core machine, TRAIN_CORES=0,1 scripts/train_cpu.sh plain56 (429 s
+# an epoch with 2 threads on an AVX2 EPYC, fp32, against 792 s with 1 thread while
+# another run had the other core: benchmarks/results/epoch-times.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
@@ -25,13 +29,18 @@ mkdir -p runs/cpu-logs
 tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 2>/dev/null || true)
 cores=$(nproc)
 precision="${TRAIN_PRECISION:-auto}"
+threads=1
+if [[ -n "${TRAIN_CORES:-}" ]]; then
+  # taskset's own parser counts the list: pin a shell there and ask it how many.
+  threads=$(taskset -c "$TRAIN_CORES" nproc)
+fi
 i=0
 for model in "$@"; do
   core=${TRAIN_CORES:-$(( (cores - 1 - i) % cores ))}
   LD_PRELOAD="$tcmalloc" PYTHONUNBUFFERED=1 nohup nice -n 10 taskset -c "$core" \
     "$python" -m cifarnets train --models "$model" --data "$data" \
-    --threads 1 --executor auto --precision "$precision" ${TRAIN_ARGS:-} \
+    --threads "$threads" --executor auto --precision "$precision" ${TRAIN_ARGS:-} \
     >> "runs/cpu-logs/$model.log" 2>&1 &
-  echo "$model: pid $! on core $core, precision $precision, log runs/cpu-logs/$model.log"
+  echo "$model: pid $! on core(s) $core, $threads thread(s), precision $precision, log runs/cpu-logs/$model.log"
   i=$((i + 1))
 done
