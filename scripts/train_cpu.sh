@@ -17,8 +17,8 @@
 # $TRAIN_CORES pins all processes to the listed cores (e.g. "1" keeps core 0 free for
 # interactive work while the runs share core 1); by default each gets its own core.
 # A list of several cores ("0,1", "0-3") gives each process that many threads: for one
-# run left alone on a 2-core machine, TRAIN_CORES=0,1 scripts/train_cpu.sh plain56 (429 s
-# an epoch with 2 threads on an AVX2 EPYC, fp32, against 792 s with 1 thread while
+# run left alone on a 2-core machine, TRAIN_CORES=0,1 scripts/train_cpu.sh plain56 (414 s
+# an epoch, median, with 2 threads on an AVX2 EPYC, fp32, against 792 s with 1 thread while
 # another run had the other core: benchmarks/results/epoch-times.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
