@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Train runs on a CPU-only machine in the background, one single-threaded process per
-# run pinned to its own core (measured fastest on the project's 2-core machines and
-# robust when other work shares the cores: benchmarks/results/speed-cpu.md), at low
+# Train runs on a CPU-only machine in the background, one process per run, by default
+# single-threaded and pinned to its own core (robust when other work shares the cores:
+# benchmarks/results/speed-cpu.md; $TRAIN_CORES below gives a lone run more), at low
 # priority so that the machine stays usable. Each process is one chunk of
 # `cifarnets train`: it continues its run from the checkpoint in runs/reproduce and
 # stops cleanly at an epoch boundary on SIGTERM or after --max-minutes.
