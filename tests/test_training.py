@@ -669,10 +669,13 @@ def test_each_epoch_trains_in_train_mode(cifar10_root):
 def test_the_epoch_line_says_how_long_the_run_has_left():
     from cifarnets.training.engine import time_left
 
-    # this chunk's median epoch (the compile warm-up's 900 s is an outlier), not older ones
+    # this chunk's median epoch without its first (the compile warm-up's 900 s), not older ones
     history = [{"chunk": 0, "epoch_time_s": 50.0}] + [
         {"chunk": 1, "epoch_time_s": t} for t in (900.0, 700.0, 720.0)
     ]
     assert time_left(history, chunk=1, epochs_left=10) == ", ~2.0 h left"
     assert time_left(history, chunk=0, epochs_left=3) == ", ~2 min left"
     assert time_left(history, chunk=1, epochs_left=0) == ""
+    # two epochs into a chunk, the estimate is the second one's, not the compile epoch's
+    assert time_left(history[:3], chunk=1, epochs_left=10) == ", ~1.9 h left"
+    assert time_left(history[:2], chunk=1, epochs_left=10) == ", ~2.5 h left"

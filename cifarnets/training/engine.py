@@ -342,6 +342,7 @@ def time_left(history: Sequence[dict[str, Any]], chunk: int, epochs_left: int) -
     """ ", ~N h left" at this chunk's median epoch time (a run of 164 epochs on a CPU takes
     days: the log says how many), or "" when the run is done."""
     times = [r["epoch_time_s"] for r in history if r["chunk"] == chunk]
+    times = times[1:] or times  # a chunk's first epoch includes compilation: an outlier
     if epochs_left <= 0 or not times:
         return ""
     seconds = statistics.median_high(times) * epochs_left
