@@ -288,6 +288,22 @@ def test_time_budget_stops_before_the_next_epoch_would_overrun(cifar10_root, tmp
     assert (tmp_path / spec.name / "checkpoint.safetensors").is_file()
 
 
+def test_a_budget_below_one_epoch_leaves_the_folder_as_it_was(cifar10_root, tmp_path, capsys):
+    spec = tiny(recipe=TINY.with_changes(epochs=50))
+    train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=QUIET, stop_after_epochs=1)
+    folder = tmp_path / spec.name
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    # 0.06 s: below the ~1-s epoch that the first chunk measured on this machine.
+    budget = Runtime(progress=True, max_minutes=0.001, executor="eager", precision="fp32")
+    (result,) = train(spec, data_root=cifar10_root, out_dir=tmp_path, runtime=budget)
+    assert result.status == "running" and result.epochs == 1
+    assert len(result.chunks) == 1  # no empty chunk record
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    said = "".join(capsys.readouterr())
+    assert "stopped before training one epoch" in said and "nothing was written" in said
+    assert "--max-minutes" in said
+
+
 def test_runs_side_by_side_equal_runs_alone(cifar10_root, tmp_path):
     short = TINY.with_changes(epochs=2, milestones=(1,))
     specs = [tiny(recipe=short), tiny("plain20", seed=1, recipe=short)]

@@ -326,15 +326,24 @@ def _train(
         # Still under the stop handler: a second signal during this last save aborts
         # with the CLI's one line instead of killing the process (SIGTERM's default).
         for run, folder in active:
-            run.chunks[-1].stopped = stop_reason
-            save(run, folder)
+            if epochs_this_call:
+                run.chunks[-1].stopped = stop_reason
+                save(run, folder)
+            else:  # a budget below one epoch: the folder stays as it was, no empty chunk
+                run.chunks.pop()
             results[run.spec.name] = _result(run, command)
     if active:
-        log(
-            f"stopped ({stop_reason}); checkpoints written: "
-            + ", ".join(f"{r.spec.name} at epoch {r.epoch}/{r.recipe.epochs}" for r, _ in active)
-            + ". The same command continues them (on any machine)."
-        )
+        where = ", ".join(f"{r.spec.name} at epoch {r.epoch}/{r.recipe.epochs}" for r, _ in active)
+        if epochs_this_call:
+            log(
+                f"stopped ({stop_reason}); checkpoints written: {where}. The same command "
+                f"continues them (on any machine)."
+            )
+        else:
+            log(
+                f"stopped before training one epoch ({stop_reason}); nothing was written: "
+                f"{where}. Give a --max-minutes above one epoch's time to continue."
+            )
     return [results[n] for n in names]
 
 
